@@ -1,0 +1,133 @@
+//! Who is calling: a Service Key in the `key` header (the instance's API
+//! token), or a JWT in `Authorization: Bearer`. When both come, the JWT
+//! decides, even when the key alone would have passed (the seed: "JWT
+//! authentication takes priority, and the Service Key is ignored").
+//!
+//! The JWT is HS256 only (`alg: none` and every other algorithm are
+//! refused), its `iss` is the instance id (imiconnect's service id), its
+//! `iat` within the configured skew of the gateway's clock, and its `exp`,
+//! when present, not past; it is signed with the instance's service secret,
+//! which is base64 and decoded before use.
+
+use axum::http::{HeaderMap, header};
+use base64::Engine;
+use chatgate_core::{Instance, InstanceId};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::error::ImiError;
+use crate::AppState;
+
+/// The header that carries a Service Key.
+pub const SERVICE_KEY_HEADER: &str = "key";
+
+#[derive(Deserialize)]
+struct Claims {
+    iss: Option<Value>,
+    iat: Option<Value>,
+    exp: Option<Value>,
+}
+
+/// A NumericDate: a JSON integer of seconds.
+fn integer(value: &Option<Value>) -> Option<i64> {
+    match value {
+        Some(Value::Number(n)) => n.as_i64(),
+        _ => None,
+    }
+}
+
+/// The instance the request is made for.
+pub async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Instance, ImiError> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|t| !t.is_empty());
+    if let Some(jwt) = bearer {
+        return from_jwt(state, jwt).await;
+    }
+    let key = headers
+        .get(SERVICE_KEY_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| {
+            ImiError::unauthorized(
+                "send the Service Key in the key header or a JWT as Authorization: Bearer",
+            )
+        })?;
+    state
+        .gateway
+        .authenticate_token(key)
+        .await
+        .map_err(|_| ImiError::unauthorized("the Service Key is not valid"))
+}
+
+/// The one answer for every JWT whose issuer or signature is wrong: which
+/// of the two is not told, so instance ids cannot be probed.
+fn not_verified() -> ImiError {
+    ImiError::unauthorized("the JWT's signature does not verify for its iss (the service id)")
+}
+
+async fn from_jwt(state: &AppState, jwt: &str) -> Result<Instance, ImiError> {
+    let header = jsonwebtoken::decode_header(jwt)
+        .map_err(|_| ImiError::unauthorized("the JWT is malformed (or its alg is not HS256)"))?;
+    if header.alg != Algorithm::HS256 {
+        return Err(ImiError::unauthorized("the JWT must be signed with HS256"));
+    }
+    // The issuer names the instance whose secret checks the signature; it is
+    // read before the signature is, and trusted only after.
+    let unverified: Claims = jsonwebtoken::dangerous::insecure_decode_claims(jwt)
+        .map_err(|_| ImiError::unauthorized("the JWT's claims cannot be read"))?;
+    let issuer = match &unverified.iss {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => return Err(ImiError::unauthorized("the JWT has no iss (the service id)")),
+    };
+    // An unknown issuer is checked against a throwaway key, so that it takes
+    // as long and answers the same as a wrong signature.
+    let known = match issuer.parse::<InstanceId>() {
+        Ok(id) => match state.gateway.existing_service_secret(id).await {
+            Ok(Some(secret)) => Some((id, secret)),
+            Ok(None) | Err(chatgate_core::Error::NotFound(_)) => None,
+            Err(other) => return Err(other.into()),
+        },
+        Err(_) => None,
+    };
+    let key = match &known {
+        Some((_, secret)) => base64::engine::general_purpose::STANDARD
+            .decode(secret.as_bytes())
+            .map_err(|_| not_verified())?,
+        None => chatgate_core::ids::random_bytes::<32>().to_vec(),
+    };
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.validate_exp = false; // checked below, on the gateway's clock
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    let verified =
+        jsonwebtoken::decode::<Claims>(jwt, &DecodingKey::from_secret(&key), &validation)
+            .map_err(|_| not_verified())?
+            .claims;
+    let Some((id, _)) = known else { return Err(not_verified()) };
+    let now = state.gateway.clock().now().as_secs();
+    let skew = state.imiconnect.jwt_skew.as_secs();
+    let issued = integer(&verified.iat)
+        .ok_or_else(|| ImiError::unauthorized("the JWT needs iat (issued-at) as whole seconds"))?;
+    if now.abs_diff(issued) > skew {
+        return Err(ImiError::unauthorized(format!(
+            "the JWT's iat is more than {skew} s away from the gateway's clock"
+        )));
+    }
+    match &verified.exp {
+        None => {}
+        Some(exp) => match integer(&Some(exp.clone())) {
+            Some(expires) if expires > now => {}
+            Some(_) => return Err(ImiError::unauthorized("the JWT has expired")),
+            None => return Err(ImiError::unauthorized("the JWT's exp is not whole seconds")),
+        },
+    }
+    state.gateway.instance(id).await.map_err(|_| not_verified())
+}

@@ -1,0 +1,716 @@
+//! The native API's JSON, exactly as documented in README.md. Request types
+//! are `…In` / `…Patch` and refuse unknown fields (a typo is an error, not a
+//! silent no-op); answers are `…Out`.
+
+use chatgate_core::message::{
+    Body, ContactCard, Content, GenericTemplate, Location, Media, MediaKind, QuickReply, Sticker,
+    TemplateButton, TemplateElement, Transition,
+};
+use chatgate_core::{
+    FieldPath, Instance, OutboundMessage, Recipient, Settings, SettingsPatch, Violation,
+};
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// `POST /api/v1/instances`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InstanceIn {
+    /// `sandbox`, `instagram` or `whatsapp`.
+    pub kind: String,
+    /// A name for people.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Settings that differ from the native defaults.
+    #[serde(default)]
+    pub settings: Option<SettingsPatchIn>,
+    /// The platform account to connect at once (instagram, whatsapp).
+    #[serde(default)]
+    pub connection: Option<ConnectionIn>,
+}
+
+/// `PUT /api/v1/instances/{id}/connection`: the platform account and its
+/// access token. `Debug` never shows the token.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConnectionIn {
+    /// The platform's id of the account (the Instagram professional
+    /// account's user id).
+    pub account_id: String,
+    /// Its access token.
+    pub access_token: String,
+}
+
+impl std::fmt::Debug for ConnectionIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionIn").field("account_id", &self.account_id).finish_non_exhaustive()
+    }
+}
+
+/// Settings in answers.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(missing_docs)]
+pub struct SettingsOut {
+    pub webhook_url: Option<String>,
+    pub webhook_url_token: Option<String>,
+    pub delay_send_messages_milliseconds: u32,
+    pub mark_incoming_messages_readed: bool,
+    pub mark_incoming_messages_readed_on_reply: bool,
+    pub outgoing_webhook: bool,
+    pub outgoing_message_webhook: bool,
+    #[serde(rename = "outgoingAPIMessageWebhook")]
+    pub outgoing_api_message_webhook: bool,
+    pub state_webhook: bool,
+    pub incoming_webhook: bool,
+    pub keep_online_status: bool,
+    pub poll_message_webhook: bool,
+    pub incoming_call_webhook: bool,
+    pub edited_message_webhook: bool,
+    pub deleted_message_webhook: bool,
+    /// The statuses (stories) methods are enabled (GREEN-API's beta feature).
+    pub statuses_enabled: bool,
+    /// Instagram: send with the HUMAN_AGENT tag outside the 24-hour window.
+    pub human_agent_tag: bool,
+}
+
+impl From<&Settings> for SettingsOut {
+    fn from(s: &Settings) -> Self {
+        let Settings {
+            webhook_url,
+            webhook_url_token,
+            delay_send_messages_milliseconds,
+            mark_incoming_messages_readed,
+            mark_incoming_messages_readed_on_reply,
+            outgoing_webhook,
+            outgoing_message_webhook,
+            outgoing_api_message_webhook,
+            state_webhook,
+            incoming_webhook,
+            keep_online_status,
+            poll_message_webhook,
+            incoming_call_webhook,
+            edited_message_webhook,
+            deleted_message_webhook,
+            statuses_enabled,
+            human_agent_tag,
+        } = s.clone();
+        Self {
+            webhook_url,
+            webhook_url_token,
+            delay_send_messages_milliseconds,
+            mark_incoming_messages_readed,
+            mark_incoming_messages_readed_on_reply,
+            outgoing_webhook,
+            outgoing_message_webhook,
+            outgoing_api_message_webhook,
+            state_webhook,
+            incoming_webhook,
+            keep_online_status,
+            poll_message_webhook,
+            incoming_call_webhook,
+            edited_message_webhook,
+            deleted_message_webhook,
+            statuses_enabled,
+            human_agent_tag,
+        }
+    }
+}
+
+/// `PATCH …/settings` (and `settings` in `POST /api/v1/instances`): only the
+/// fields present change. `webhookUrl` / `webhookUrlToken` set to `null` or
+/// `""` are cleared.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct SettingsPatchIn {
+    #[serde(default, deserialize_with = "present")]
+    pub webhook_url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub webhook_url_token: Option<Option<String>>,
+    pub delay_send_messages_milliseconds: Option<i64>,
+    pub mark_incoming_messages_readed: Option<bool>,
+    pub mark_incoming_messages_readed_on_reply: Option<bool>,
+    pub outgoing_webhook: Option<bool>,
+    pub outgoing_message_webhook: Option<bool>,
+    #[serde(rename = "outgoingAPIMessageWebhook")]
+    pub outgoing_api_message_webhook: Option<bool>,
+    pub state_webhook: Option<bool>,
+    pub incoming_webhook: Option<bool>,
+    pub keep_online_status: Option<bool>,
+    pub poll_message_webhook: Option<bool>,
+    pub incoming_call_webhook: Option<bool>,
+    pub edited_message_webhook: Option<bool>,
+    pub deleted_message_webhook: Option<bool>,
+    pub statuses_enabled: Option<bool>,
+    pub human_agent_tag: Option<bool>,
+}
+
+/// A field that is present (even as `null`) becomes `Some(..)`.
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+impl From<SettingsPatchIn> for SettingsPatch {
+    fn from(p: SettingsPatchIn) -> Self {
+        let SettingsPatchIn {
+            webhook_url,
+            webhook_url_token,
+            delay_send_messages_milliseconds,
+            mark_incoming_messages_readed,
+            mark_incoming_messages_readed_on_reply,
+            outgoing_webhook,
+            outgoing_message_webhook,
+            outgoing_api_message_webhook,
+            state_webhook,
+            incoming_webhook,
+            keep_online_status,
+            poll_message_webhook,
+            incoming_call_webhook,
+            edited_message_webhook,
+            deleted_message_webhook,
+            statuses_enabled,
+            human_agent_tag,
+        } = p;
+        SettingsPatch {
+            webhook_url,
+            webhook_url_token,
+            delay_send_messages_milliseconds,
+            mark_incoming_messages_readed,
+            mark_incoming_messages_readed_on_reply,
+            outgoing_webhook,
+            outgoing_message_webhook,
+            outgoing_api_message_webhook,
+            state_webhook,
+            incoming_webhook,
+            keep_online_status,
+            poll_message_webhook,
+            incoming_call_webhook,
+            edited_message_webhook,
+            deleted_message_webhook,
+            statuses_enabled,
+            human_agent_tag,
+        }
+    }
+}
+
+/// An instance in answers.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(missing_docs)]
+pub struct InstanceOut {
+    pub id: u64,
+    pub kind: &'static str,
+    pub name: String,
+    pub state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_reason: Option<String>,
+    pub active: bool,
+    /// The messenger account (Instagram user id and username), once known.
+    pub account: Option<AccountOut>,
+    /// The shape of its webhooks: `native`, `getloo`, …
+    pub webhook_format: &'static str,
+    pub created_at: String,
+    pub settings: SettingsOut,
+}
+
+/// The messenger account behind an instance.
+#[derive(Debug, Serialize)]
+#[allow(missing_docs)]
+pub struct AccountOut {
+    pub id: String,
+    pub username: Option<String>,
+}
+
+impl From<&Instance> for InstanceOut {
+    fn from(i: &Instance) -> Self {
+        Self {
+            id: i.id.get(),
+            kind: i.kind.as_str(),
+            name: i.name.clone(),
+            state: i.state.as_str(),
+            state_reason: i.state_reason.clone(),
+            active: i.active,
+            account: i
+                .account
+                .as_ref()
+                .map(|a| AccountOut { id: a.id.clone(), username: a.username.clone() }),
+            webhook_format: i.webhook_format.as_str(),
+            created_at: i.created_at.to_rfc3339(),
+            settings: SettingsOut::from(&i.settings),
+        }
+    }
+}
+
+/// The answer to `POST /api/v1/instances`: the instance and its API token,
+/// shown this once.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedInstanceOut {
+    /// The instance's API token.
+    pub api_token: String,
+    /// The instance.
+    #[serde(flatten)]
+    pub instance: InstanceOut,
+}
+
+/// `to` of a message: a person's id or a comment's id.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RecipientIn {
+    /// The person's platform id (Instagram-scoped id, WhatsApp id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// A comment's id, for a private reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment_id: Option<String>,
+}
+
+/// A media attachment by URL.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct MediaIn {
+    /// `image`, `audio`, `video` or `file`.
+    pub kind: String,
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caption: Option<String>,
+}
+
+/// A quick reply.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct QuickReplyIn {
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<String>,
+}
+
+/// A generic template.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct TemplateIn {
+    pub elements: Vec<ElementIn>,
+}
+
+/// One card of a template.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct ElementIn {
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subtitle: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_action_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buttons: Vec<ButtonIn>,
+}
+
+/// A template button: `{"type": "web_url", "title", "url"}` or
+/// `{"type": "postback", "title", "payload"}`.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[allow(missing_docs)]
+pub enum ButtonIn {
+    WebUrl { title: String, url: String },
+    Postback { title: String, payload: String },
+}
+
+/// `POST /api/v1/instances/{id}/messages`: `to` and exactly one of `text`,
+/// `media`, `template`, `sticker`; `quickReplies` may go with any of them.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct MessageIn {
+    pub to: RecipientIn,
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub media: Option<MediaIn>,
+    #[serde(default)]
+    pub quick_replies: Option<Vec<QuickReplyIn>>,
+    #[serde(default)]
+    pub template: Option<TemplateIn>,
+    /// `like_heart`.
+    #[serde(default)]
+    pub sticker: Option<String>,
+    /// A place (WhatsApp).
+    #[serde(default)]
+    pub location: Option<LocationIn>,
+    /// A contact card (WhatsApp).
+    #[serde(default)]
+    pub contact: Option<ContactIn>,
+    /// A reaction to one of the customer's messages.
+    #[serde(default)]
+    pub reaction: Option<ReactionIn>,
+    /// The platform id (`providerMessageId` or an incoming `messageId`) of
+    /// the message this one answers.
+    #[serde(default)]
+    pub reply_to: Option<String>,
+}
+
+/// A place.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct LocationIn {
+    pub latitude: f64,
+    pub longitude: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+}
+
+/// A reaction: `messageId` of the customer's message, `emoji` (absent to
+/// take the reaction back).
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct ReactionIn {
+    pub message_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emoji: Option<String>,
+}
+
+/// A contact card.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct ContactIn {
+    pub phone: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub middle_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company: Option<String>,
+}
+
+impl MessageIn {
+    /// The core's view of the request, or the first thing wrong with its
+    /// shape (the content rules are checked by the core).
+    pub fn into_core(self) -> Result<(Recipient, Content), Violation> {
+        let MessageIn {
+            to,
+            text,
+            media,
+            quick_replies,
+            template,
+            sticker,
+            location,
+            contact,
+            reaction,
+            reply_to,
+        } = self;
+        let recipient = match (to.id, to.comment_id) {
+            (Some(id), None) => Recipient::User(id),
+            (None, Some(comment)) => Recipient::Comment(comment),
+            _ => {
+                return Err(Violation::new(
+                    FieldPath::key("to"),
+                    "must have exactly one of id (a person) or commentId (a comment)",
+                ));
+            }
+        };
+        let given = [
+            text.is_some(),
+            media.is_some(),
+            template.is_some(),
+            sticker.is_some(),
+            location.is_some(),
+            contact.is_some(),
+            reaction.is_some(),
+        ];
+        if given.iter().filter(|g| **g).count() != 1 {
+            return Err(Violation::new(
+                FieldPath::default(),
+                "a message needs exactly one of text, media, template, sticker, location, contact or reaction",
+            ));
+        }
+        let body = if let Some(text) = text {
+            Body::Text { text }
+        } else if let Some(media) = media {
+            let kind = media.kind.parse::<MediaKind>().map_err(|()| {
+                Violation::new(
+                    FieldPath::key("media").then("kind"),
+                    "must be one of image, audio, video, file",
+                )
+            })?;
+            Body::Media(Media { kind, url: media.url, caption: media.caption })
+        } else if let Some(ReactionIn { message_id, emoji }) = reaction {
+            Body::Reaction { message_id, emoji }
+        } else if let Some(LocationIn { latitude, longitude, name, address }) = location {
+            Body::Location(Location { latitude, longitude, name, address })
+        } else if let Some(ContactIn { phone, first_name, middle_name, last_name, company }) =
+            contact
+        {
+            Body::Contact(ContactCard { phone, first_name, middle_name, last_name, company })
+        } else if let Some(template) = template {
+            Body::Template(GenericTemplate {
+                elements: template.elements.into_iter().map(element_into_core).collect(),
+            })
+        } else {
+            match sticker.as_deref() {
+                Some("like_heart") => Body::Sticker { sticker: Sticker::LikeHeart },
+                _ => {
+                    return Err(Violation::new(
+                        FieldPath::key("sticker"),
+                        "must be like_heart (the only sticker Instagram has)",
+                    ));
+                }
+            }
+        };
+        let quick_replies = quick_replies
+            .unwrap_or_default()
+            .into_iter()
+            .map(|q| QuickReply { title: q.title, payload: q.payload })
+            .collect();
+        Ok((recipient, Content { body, quick_replies, reply_to }))
+    }
+}
+
+fn element_into_core(e: ElementIn) -> TemplateElement {
+    let ElementIn { title, subtitle, image_url, default_action_url, buttons } = e;
+    TemplateElement {
+        title,
+        subtitle,
+        image_url,
+        default_action_url,
+        buttons: buttons
+            .into_iter()
+            .map(|b| match b {
+                ButtonIn::WebUrl { title, url } => TemplateButton::WebUrl { title, url },
+                ButtonIn::Postback { title, payload } => {
+                    TemplateButton::Postback { title, payload }
+                }
+            })
+            .collect(),
+    }
+}
+
+/// The answer to a send: 202 with the message id and its status.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AcceptedOut {
+    /// The message id.
+    pub id: String,
+    /// `queued` for a new message; the current status for a replay.
+    pub status: &'static str,
+}
+
+/// One step of a message's history.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(missing_docs)]
+pub struct TransitionOut {
+    pub status: &'static str,
+    pub at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl From<&Transition> for TransitionOut {
+    fn from(t: &Transition) -> Self {
+        Self { status: t.status.as_str(), at: t.at.to_rfc3339(), detail: t.detail.clone() }
+    }
+}
+
+/// What a message says, as answers show it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(missing_docs)]
+pub struct ContentOut {
+    /// `text`, `image`, `audio`, `video`, `file`, `template` or `sticker`.
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media: Option<MediaIn>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template: Option<TemplateIn>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sticker: Option<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub quick_replies: Vec<QuickReplyIn>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<LocationIn>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contact: Option<ContactIn>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reaction: Option<ReactionIn>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
+}
+
+impl From<&Content> for ContentOut {
+    fn from(content: &Content) -> Self {
+        let (mut text, mut media, mut template, mut sticker) = (None, None, None, None);
+        let (mut location, mut contact, mut reaction) = (None, None, None);
+        match &content.body {
+            Body::Reaction { message_id, emoji } => {
+                reaction = Some(ReactionIn { message_id: message_id.clone(), emoji: emoji.clone() })
+            }
+            Body::Location(l) => {
+                location = Some(LocationIn {
+                    latitude: l.latitude,
+                    longitude: l.longitude,
+                    name: l.name.clone(),
+                    address: l.address.clone(),
+                })
+            }
+            Body::Contact(c) => {
+                contact = Some(ContactIn {
+                    phone: c.phone.clone(),
+                    first_name: c.first_name.clone(),
+                    middle_name: c.middle_name.clone(),
+                    last_name: c.last_name.clone(),
+                    company: c.company.clone(),
+                })
+            }
+            Body::Text { text: t } => text = Some(t.clone()),
+            Body::Media(x) => {
+                media = Some(MediaIn {
+                    kind: x.kind.as_str().to_owned(),
+                    url: x.url.clone(),
+                    caption: x.caption.clone(),
+                })
+            }
+            Body::Template(t) => {
+                template =
+                    Some(TemplateIn { elements: t.elements.iter().map(element_out).collect() })
+            }
+            Body::Sticker { sticker: s } => sticker = Some(s.as_str()),
+        }
+        Self {
+            kind: content.body.kind(),
+            text,
+            media,
+            template,
+            sticker,
+            quick_replies: content
+                .quick_replies
+                .iter()
+                .map(|q| QuickReplyIn { title: q.title.clone(), payload: q.payload.clone() })
+                .collect(),
+            location,
+            contact,
+            reaction,
+            reply_to: content.reply_to.clone(),
+        }
+    }
+}
+
+/// The recipient as answers show it.
+pub fn recipient_out(recipient: &Recipient) -> RecipientIn {
+    match recipient {
+        Recipient::User(id) => RecipientIn { id: Some(id.clone()), comment_id: None },
+        Recipient::Comment(id) => RecipientIn { id: None, comment_id: Some(id.clone()) },
+    }
+}
+
+/// A message in answers.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(missing_docs)]
+pub struct MessageOut {
+    pub id: String,
+    pub instance_id: u64,
+    pub to: RecipientIn,
+    #[serde(flatten)]
+    pub content: ContentOut,
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider_message_id: Option<String>,
+    pub attempts: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
+    pub created_at: String,
+    /// Every status the message went through, oldest first, each with its
+    /// time (present on `GET …/messages/{messageId}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transitions: Option<Vec<TransitionOut>>,
+}
+
+impl MessageOut {
+    /// A message with its history.
+    pub fn with_history(m: &OutboundMessage) -> Self {
+        let mut out = Self::summary(m);
+        out.transitions = Some(m.transitions.iter().map(TransitionOut::from).collect());
+        out
+    }
+
+    /// A message without its history (queue listings).
+    pub fn summary(m: &OutboundMessage) -> Self {
+        Self {
+            id: m.id.to_string(),
+            instance_id: m.instance_id.get(),
+            to: recipient_out(&m.recipient),
+            content: ContentOut::from(&m.content),
+            status: m.status.as_str(),
+            failure: m.failure.clone(),
+            provider_message_id: m.provider_message_id.clone(),
+            attempts: m.attempts,
+            idempotency_key: m.idempotency_key.clone(),
+            created_at: m.created_at.to_rfc3339(),
+            transitions: None,
+        }
+    }
+
+    /// The content fields alone, as JSON (for events).
+    pub fn content_json(content: &Content) -> serde_json::Value {
+        serde_json::to_value(ContentOut::from(content)).unwrap_or_default()
+    }
+}
+
+fn element_out(e: &TemplateElement) -> ElementIn {
+    ElementIn {
+        title: e.title.clone(),
+        subtitle: e.subtitle.clone(),
+        image_url: e.image_url.clone(),
+        default_action_url: e.default_action_url.clone(),
+        buttons: e
+            .buttons
+            .iter()
+            .map(|b| match b {
+                TemplateButton::WebUrl { title, url } => {
+                    ButtonIn::WebUrl { title: title.clone(), url: url.clone() }
+                }
+                TemplateButton::Postback { title, payload } => {
+                    ButtonIn::Postback { title: title.clone(), payload: payload.clone() }
+                }
+            })
+            .collect(),
+    }
+}
+
+/// `GET …/queue`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueOut {
+    /// Pending messages in send order (at most 1000).
+    pub messages: Vec<MessageOut>,
+}
+
+/// `GET …/queue/count`.
+#[derive(Debug, Serialize)]
+pub struct CountOut {
+    /// How many messages are pending.
+    pub count: u64,
+}
+
+/// `DELETE …/queue`.
+#[derive(Debug, Serialize)]
+pub struct ClearedOut {
+    /// How many queued messages were removed.
+    pub removed: u64,
+}

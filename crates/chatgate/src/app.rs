@@ -1,0 +1,236 @@
+//! Wiring: the store, the connectors, the core services, the HTTP app and
+//! the worker loops, started and stopped as one.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use chatgate_api::auth::PartnerToken;
+use chatgate_api::dialects::getloo::GetlooHooks;
+use chatgate_api::dialects::greenapi::{GreenApiHooks, GreenApiState};
+use chatgate_api::dialects::imiconnect::{ImiconnectCallbacks, ImiconnectConfig};
+use chatgate_api::inbound::meta::MetaInbound;
+use chatgate_api::native::hooks::NativeHooks;
+use chatgate_api::{AppState, HttpConfig};
+use chatgate_connectors::http::HttpWebhookTransport;
+use chatgate_connectors::meta::instagram::InstagramConnector;
+use chatgate_connectors::sandbox::SandboxConnector;
+use chatgate_core::connector::Connectors;
+use chatgate_core::gateway::{GatewayPolicy, OutboundSignal};
+use chatgate_core::hooks::{HookFormats, HookWorker};
+use chatgate_core::janitor::Janitor;
+use chatgate_core::media::MediaProbe;
+use chatgate_core::outbound::OutboundWorker;
+use chatgate_core::store::{Store, WorkerId};
+use chatgate_core::vault::Vault;
+use chatgate_core::webhook::WebhookTransport;
+use chatgate_core::{Clock, Gateway, WebhookFormat};
+use chatgate_store::{PostgresStore, SqliteStore};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::config::Config;
+use crate::workers;
+
+/// The services of one chatgate process, without HTTP or loops: what the
+/// CLI commands use directly and what [`Server`] runs.
+#[derive(Clone)]
+pub struct App {
+    /// The core services.
+    pub gateway: Gateway,
+    /// The outbound worker (its step is public for tests).
+    pub outbound: OutboundWorker,
+    /// The hook worker (its step is public for tests).
+    pub hooks: HookWorker,
+    /// The janitor.
+    pub janitor: Janitor,
+    /// Looks at files before they are accepted.
+    pub media: Arc<dyn MediaProbe>,
+    /// The GREEN-API dialect's configuration and limiters.
+    pub greenapi: Arc<GreenApiState>,
+    /// Meta's webhook settings and counters.
+    pub meta: Arc<MetaInbound>,
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// Wakes the outbound loop.
+    pub outbound_signal: OutboundSignal,
+    /// Wakes the receipts loop.
+    pub receipts_signal: OutboundSignal,
+    /// The configuration it was built from.
+    pub config: Arc<Config>,
+}
+
+impl App {
+    /// Opens the store (creating and migrating it when needed) and builds
+    /// the services on the given clock.
+    pub async fn open(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
+        let network = config.network_policy()?;
+        let user_agent = concat!("chatgate/", env!("CARGO_PKG_VERSION"));
+        let transport = HttpWebhookTransport::new(
+            network.clone(),
+            std::time::Duration::from_millis(config.hooks.timeout_ms),
+            user_agent,
+        )
+        .map_err(anyhow::Error::msg)?;
+        let transport = Arc::new(transport);
+        Self::open_with(config, clock, transport.clone(), transport).await
+    }
+
+    /// Like [`App::open`] with a given webhook transport and media probe.
+    pub async fn open_with(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        transport: Arc<dyn WebhookTransport>,
+        media: Arc<dyn MediaProbe>,
+    ) -> anyhow::Result<App> {
+        let network = config.network_policy()?;
+        let store: Arc<dyn Store> = if config.uses_postgres() {
+            PostgresStore::open_postgres(config.postgres_options())
+                .await
+                .with_context(|| format!("cannot open {}", config.database_description()))?
+        } else {
+            SqliteStore::open(config.sqlite_options())
+                .await
+                .with_context(|| format!("cannot open {}", config.database_description()))?
+        };
+        let key = crate::bootstrap::server_key(&config)?;
+        let vault = Arc::new(Vault::new(&key));
+        let connectors = Connectors::new()
+            .with(Arc::new(SandboxConnector::new(clock.clone(), config.sandbox.clone())))
+            .with(Arc::new(InstagramConnector::new(
+                config.instagram_config(),
+                vault.clone(),
+                clock.clone(),
+            )));
+        let outbound_signal = OutboundSignal::default();
+        let policy = GatewayPolicy {
+            vault,
+            network,
+            secret_grace: std::time::Duration::from_millis(config.hooks.secret_grace_ms),
+        };
+        let gateway = Gateway::new(store.clone(), clock.clone(), outbound_signal.clone(), policy)
+            .with_connectors(connectors.clone());
+        let owner = WorkerId(format!("{}:{}", std::process::id(), uuid::Uuid::now_v7().simple()));
+        let outbound = OutboundWorker::new(
+            store.clone(),
+            connectors,
+            clock.clone(),
+            config.outbound_policy(),
+            owner.clone(),
+        );
+        let formats = HookFormats::new()
+            .with(WebhookFormat::Native, Arc::new(NativeHooks))
+            .with(WebhookFormat::Getloo, Arc::new(GetlooHooks::new(config.getloo_offset()?)))
+            .with(WebhookFormat::Greenapi, Arc::new(GreenApiHooks))
+            .with_callbacks(Arc::new(ImiconnectCallbacks));
+        let hook_policy = config.hook_policy();
+        let hooks =
+            HookWorker::new(store.clone(), transport, formats, clock.clone(), hook_policy, owner)
+                .with_vault(gateway.policy().vault.clone());
+        let janitor = Janitor::new(store.clone(), clock, config.retention());
+        let greenapi = Arc::new(GreenApiState::new(config.greenapi_config()?));
+        let meta = Arc::new(MetaInbound::new(
+            config.meta.app_secret.expose(),
+            config.meta.verify_token.expose(),
+            config.meta.max_body_bytes,
+        ));
+        Ok(App {
+            greenapi,
+            meta,
+            media,
+            gateway,
+            outbound,
+            hooks,
+            janitor,
+            store,
+            outbound_signal,
+            receipts_signal: OutboundSignal::default(),
+            config: Arc::new(config),
+        })
+    }
+
+    /// The HTTP application on these services.
+    pub fn router(&self, partner_token: &str) -> axum::Router {
+        let state = AppState {
+            gateway: self.gateway.clone(),
+            partner: Arc::new(PartnerToken::new(partner_token)),
+            media: self.media.clone(),
+            greenapi: self.greenapi.clone(),
+            meta: self.meta.clone(),
+            imiconnect: Arc::new(ImiconnectConfig {
+                jwt_skew: std::time::Duration::from_secs(self.config.imiconnect.jwt_skew_secs),
+            }),
+        };
+        chatgate_api::app(state, &HttpConfig { max_body_bytes: self.config.http.max_body_bytes })
+    }
+
+    /// Finishes pending writes and closes the database.
+    pub async fn close(&self) {
+        self.store.close().await;
+    }
+}
+
+/// Whether a started server runs its own worker loops. Tests turn them off
+/// and call the workers' single steps instead, so nothing depends on timing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workers {
+    /// Run the outbound, receipt, hook and janitor loops.
+    Run,
+    /// Leave the work to whoever calls the steps.
+    Manual,
+}
+
+/// A running chatgate: HTTP on a listener plus the worker loops.
+pub struct Server {
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    /// Its services.
+    pub app: App,
+    shutdown: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+impl Server {
+    /// Serves `app` on `listener` and, with [`Workers::Run`], starts the
+    /// worker loops.
+    pub async fn start(
+        app: App,
+        listener: TcpListener,
+        partner_token: &str,
+        workers: Workers,
+    ) -> anyhow::Result<Server> {
+        let addr = listener.local_addr()?;
+        let (shutdown, stopped) = watch::channel(false);
+        let mut tasks = JoinSet::new();
+        let router = app.router(partner_token);
+        let mut http_stop = stopped.clone();
+        tasks.spawn(async move {
+            let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
+                let _ = http_stop.wait_for(|stop| *stop).await;
+            });
+            if let Err(e) = serve.await {
+                tracing::error!(error = %e, "the HTTP server stopped");
+            }
+        });
+        if workers == Workers::Run {
+            workers::spawn_all(&app, &mut tasks, stopped);
+        }
+        Ok(Server { addr, app, shutdown, tasks })
+    }
+
+    /// Stops taking requests, lets in-flight requests and sends finish,
+    /// then closes the database.
+    pub async fn stop(mut self) {
+        let _ = self.shutdown.send(true);
+        while self.tasks.join_next().await.is_some() {}
+        self.app.close().await;
+    }
+
+    /// Stops everything at once, finishing nothing: the server's tasks are
+    /// aborted and its leases stay behind, as after a crash (for tests of
+    /// another node taking over).
+    pub fn abort(mut self) {
+        self.tasks.abort_all();
+    }
+}

@@ -1,0 +1,469 @@
+//! The single writer: one task owns the one write connection and applies
+//! every change in group commits.
+//!
+//! Requests queue on a channel; the writer takes everything waiting (up to
+//! `batch_max`), applies it inside one `BEGIN IMMEDIATE … COMMIT`, and only
+//! then answers each request and wakes the consumers of new notifications.
+//! So an answer always means "committed", and many concurrent requests share
+//! one fsync. Consecutive enqueues become multi-row inserts. Each other
+//! request runs inside its own savepoint, so a failing request is rolled
+//! back alone and does not spoil the batch.
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Instant;
+
+use chatgate_core::event::{EventId, Inbound};
+use chatgate_core::instance::{Account, SealedToken};
+use chatgate_core::message::NewMessage;
+use chatgate_core::signal::NotificationSignal;
+use chatgate_core::store::{
+    ChatRead, Claim, ClaimRequest, DeliveryAttempt, Enqueued, Finish, Finished, HookClaim,
+    HookFinish, Ingested, NewInstance, Purged, Receipt, ReceiptOutcome, ReplayFrom, StoreError,
+    StoreResult, StoredFile, WorkerId,
+};
+use chatgate_core::webhook::WebhookSecret;
+use chatgate_core::{Instance, InstanceId, InstanceState, Settings, Timestamp, WebhookFormat};
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::backend::Conn;
+use super::{janitor, journal, ops, push};
+
+/// The writer's transaction context: its connection and the instances that
+/// got new notifications in the current batch (woken after the commit).
+pub(crate) struct Cx {
+    pub(crate) conn: Conn,
+    pub(crate) notified: BTreeSet<InstanceId>,
+}
+
+type Reply<T> = oneshot::Sender<StoreResult<T>>;
+
+/// One change asked of the writer, with where to send its result.
+pub(crate) enum Op {
+    CreateInstance(NewInstance, Reply<Instance>),
+    DeleteInstance {
+        id: InstanceId,
+        at: Timestamp,
+        reason: String,
+        reply: Reply<bool>,
+    },
+    UpdateSettings {
+        id: InstanceId,
+        settings: Settings,
+        reply: Reply<Option<Instance>>,
+    },
+    SetWebhookFormat {
+        id: InstanceId,
+        format: WebhookFormat,
+        reply: Reply<Option<Instance>>,
+    },
+    RotateSecret {
+        id: InstanceId,
+        secret: WebhookSecret,
+        previous_until: Timestamp,
+        reply: Reply<Option<Instance>>,
+    },
+    SetState {
+        id: InstanceId,
+        state: InstanceState,
+        reason: Option<String>,
+        at: Timestamp,
+        reply: Reply<Option<Instance>>,
+    },
+    Enqueue(NewMessage, Reply<Enqueued>),
+    ClearQueue {
+        instance: InstanceId,
+        at: Timestamp,
+        reason: String,
+        reply: Reply<u64>,
+    },
+    Claim(ClaimRequest, Reply<Vec<Claim>>),
+    Finish {
+        claim: Box<Claim>,
+        owner: WorkerId,
+        finish: Finish,
+        parts: Vec<String>,
+        at: Timestamp,
+        reply: Reply<Finished>,
+    },
+    Expire {
+        created_before: Timestamp,
+        at: Timestamp,
+        reply: Reply<u64>,
+    },
+    Receipt(Receipt, Reply<ReceiptOutcome>),
+    Reads(Vec<ChatRead>, Reply<usize>),
+    ServiceSecret {
+        id: InstanceId,
+        candidate: String,
+        reply: Reply<Option<String>>,
+    },
+    ReplaceServiceSecret {
+        id: InstanceId,
+        sealed: String,
+        reply: Reply<bool>,
+    },
+    ApplyDueReceipts {
+        now: Timestamp,
+        limit: usize,
+        reply: Reply<usize>,
+    },
+    Ingest {
+        instance: InstanceId,
+        events: Vec<Inbound>,
+        at: Timestamp,
+        reply: Reply<Vec<Ingested>>,
+    },
+    Ack {
+        instance: InstanceId,
+        receipt: i64,
+        at: Timestamp,
+        reply: Reply<bool>,
+    },
+    Renotify {
+        instance: InstanceId,
+        event: EventId,
+        at: Timestamp,
+        reply: Reply<Option<u64>>,
+    },
+    Replay {
+        instance: InstanceId,
+        from: ReplayFrom,
+        at: Timestamp,
+        reply: Reply<u64>,
+    },
+    ClaimHooks(ClaimRequest, Reply<Vec<HookClaim>>),
+    FinishHook {
+        claim: Box<HookClaim>,
+        owner: WorkerId,
+        attempt: DeliveryAttempt,
+        finish: HookFinish,
+        reply: Reply<Finished>,
+    },
+    ClearNotifications {
+        instance: InstanceId,
+        reply: Reply<u64>,
+    },
+    StoreFile(StoredFile, Reply<()>),
+    SetConnection {
+        id: InstanceId,
+        account: Account,
+        token: SealedToken,
+        state: InstanceState,
+        reason: Option<String>,
+        at: Timestamp,
+        reply: Reply<Option<Instance>>,
+    },
+    UpdateContact {
+        instance: InstanceId,
+        contact: String,
+        username: Option<String>,
+        name: Option<String>,
+        at: Timestamp,
+        reply: Reply<()>,
+    },
+    Purge {
+        journal_before: Timestamp,
+        notifications_before: Timestamp,
+        limit: usize,
+        reply: Reply<Purged>,
+    },
+    /// Finish what came before, then stop.
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// A result computed inside the transaction, delivered after the commit.
+trait Deliver: Send {
+    fn deliver(self: Box<Self>, commit: &StoreResult<()>);
+}
+
+struct Pending<T> {
+    reply: Reply<T>,
+    result: StoreResult<T>,
+}
+
+impl<T: Send> Deliver for Pending<T> {
+    fn deliver(self: Box<Self>, commit: &StoreResult<()>) {
+        let answer = match commit {
+            Ok(()) => self.result,
+            Err(e) => Err(e.clone()),
+        };
+        // The caller may have gone away (timed out); that is fine.
+        let _ = self.reply.send(answer);
+    }
+}
+
+type Work<'a, T> = Pin<Box<dyn Future<Output = StoreResult<T>> + Send + 'a>>;
+
+/// Runs the writer until a `Shutdown` op or until every sender is gone.
+pub(crate) async fn run(
+    conn: Conn,
+    mut rx: mpsc::Receiver<Op>,
+    batch_max: usize,
+    signal: NotificationSignal,
+) {
+    let mut cx = Cx { conn, notified: BTreeSet::new() };
+    let mut batch = Vec::with_capacity(batch_max);
+    loop {
+        if rx.recv_many(&mut batch, batch_max).await == 0 {
+            break;
+        }
+        let mut shutdown = None;
+        if let Some(pos) = batch.iter().position(|op| matches!(op, Op::Shutdown(_))) {
+            // Everything after a shutdown request is refused (its sender is
+            // dropped, which the caller sees as "unavailable").
+            for op in batch.split_off(pos) {
+                if let Op::Shutdown(done) = op {
+                    shutdown.get_or_insert(done);
+                }
+            }
+        }
+        if !batch.is_empty() {
+            apply_batch(&mut cx, std::mem::take(&mut batch), &signal).await;
+        }
+        if let Some(done) = shutdown {
+            rx.close();
+            while let Ok(op) = rx.try_recv() {
+                drop(op);
+            }
+            let _ = sqlx::Connection::close(cx.conn).await;
+            let _ = done.send(());
+            return;
+        }
+    }
+    let _ = sqlx::Connection::close(cx.conn).await;
+}
+
+async fn apply_batch(cx: &mut Cx, batch: Vec<Op>, signal: &NotificationSignal) {
+    let started = Instant::now();
+    let size = batch.len();
+    let mut delivered: Vec<Box<dyn Deliver>> = Vec::with_capacity(size);
+    let commit = match sqlx::raw_sql(super::backend::BEGIN).execute(&mut cx.conn).await {
+        Err(e) => Err(super::rows::db_error(e)),
+        Ok(_) => {
+            let mut ops = batch.into_iter().peekable();
+            while let Some(op) = ops.next() {
+                match op {
+                    Op::Enqueue(first, reply) => {
+                        // Gather the run of consecutive enqueues into one
+                        // multi-row insert.
+                        let mut run = vec![(first, reply)];
+                        while let Some(Op::Enqueue(..)) = ops.peek() {
+                            if let Some(Op::Enqueue(next, reply)) = ops.next() {
+                                run.push((next, reply));
+                            }
+                        }
+                        let (messages, replies): (Vec<_>, Vec<_>) = run.into_iter().unzip();
+                        let count = messages.len();
+                        let results =
+                            match in_savepoint(cx, |c| Box::pin(ops::enqueue_many(c, messages)))
+                                .await
+                            {
+                                Ok(results) => results,
+                                Err(e) => (0..count).map(|_| Err(e.clone())).collect(),
+                            };
+                        for (reply, result) in replies.into_iter().zip(results) {
+                            delivered.push(Box::new(Pending { reply, result }));
+                        }
+                    }
+                    Op::Ingest { instance, events, at, reply } => {
+                        // Gather the run of consecutive ingests (concurrent
+                        // webhook deliveries) into one multi-instance write.
+                        let mut run = vec![(instance, events, reply)];
+                        let mut now = at;
+                        while let Some(Op::Ingest { .. }) = ops.peek() {
+                            if let Some(Op::Ingest { instance, events, at, reply }) = ops.next() {
+                                now = now.max(at);
+                                run.push((instance, events, reply));
+                            }
+                        }
+                        let count = run.len();
+                        let (batch, replies): (Vec<_>, Vec<_>) =
+                            run.into_iter().map(|(i, e, r)| ((i, e), r)).unzip();
+                        let results = match in_savepoint(cx, |c| {
+                            Box::pin(journal::ingest_many(c, batch, now))
+                        })
+                        .await
+                        {
+                            Ok(results) => results.into_iter().map(Ok).collect(),
+                            Err(e) => (0..count).map(|_| Err(e.clone())).collect::<Vec<_>>(),
+                        };
+                        for (reply, result) in replies.into_iter().zip(results) {
+                            delivered.push(Box::new(Pending { reply, result }));
+                        }
+                    }
+                    Op::Shutdown(done) => {
+                        let _ = done.send(());
+                    }
+                    other => delivered.push(apply_one(cx, other).await),
+                }
+            }
+            // Other nodes learn of new notifications when this commits.
+            if let Err(e) = super::backend::before_commit(&mut cx.conn, &cx.notified).await {
+                tracing::warn!(error = %e, "announcing notifications to other nodes failed");
+            }
+            match sqlx::raw_sql("COMMIT").execute(&mut cx.conn).await {
+                Ok(_) => Ok(()),
+                Err(e) => {
+                    let _ = sqlx::raw_sql("ROLLBACK").execute(&mut cx.conn).await;
+                    Err(super::rows::db_error(e))
+                }
+            }
+        }
+    };
+    let notified = std::mem::take(&mut cx.notified);
+    match &commit {
+        Ok(()) => {
+            for instance in notified {
+                signal.fire(instance);
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, size, "store commit failed; the whole batch is refused")
+        }
+    }
+    tracing::trace!(
+        size,
+        elapsed_us = started.elapsed().as_micros() as u64,
+        "store batch committed"
+    );
+    for d in delivered {
+        d.deliver(&commit);
+    }
+}
+
+/// Runs `f` inside a savepoint; on error the savepoint is rolled back and
+/// the error is the result.
+async fn in_savepoint<T>(
+    cx: &mut Cx,
+    f: impl for<'a> FnOnce(&'a mut Cx) -> Work<'a, T>,
+) -> StoreResult<T> {
+    sqlx::raw_sql("SAVEPOINT op").execute(&mut cx.conn).await.map_err(super::rows::db_error)?;
+    let result = f(cx).await;
+    let end = if result.is_ok() { "RELEASE op" } else { "ROLLBACK TO op; RELEASE op" };
+    sqlx::raw_sql(end).execute(&mut cx.conn).await.map_err(super::rows::db_error)?;
+    result
+}
+
+/// Runs one op in its savepoint and keeps its result for after the commit.
+async fn run_op<T: Send + 'static>(
+    cx: &mut Cx,
+    reply: Reply<T>,
+    f: impl for<'a> FnOnce(&'a mut Cx) -> Work<'a, T>,
+) -> Box<dyn Deliver> {
+    let result = in_savepoint(cx, f).await;
+    Box::new(Pending { reply, result })
+}
+
+async fn apply_one(cx: &mut Cx, op: Op) -> Box<dyn Deliver> {
+    match op {
+        Op::CreateInstance(new, reply) => {
+            run_op(cx, reply, |c| Box::pin(ops::create_instance(c, new))).await
+        }
+        Op::DeleteInstance { id, at, reason, reply } => {
+            run_op(cx, reply, |c| Box::pin(ops::delete_instance(c, id, at, reason))).await
+        }
+        Op::UpdateSettings { id, settings, reply } => {
+            run_op(cx, reply, |c| Box::pin(ops::update_settings(c, id, settings))).await
+        }
+        Op::SetWebhookFormat { id, format, reply } => {
+            run_op(cx, reply, |c| Box::pin(ops::set_webhook_format(c, id, format))).await
+        }
+        Op::RotateSecret { id, secret, previous_until, reply } => {
+            run_op(cx, reply, |c| {
+                Box::pin(ops::rotate_webhook_secret(c, id, secret, previous_until))
+            })
+            .await
+        }
+        Op::SetState { id, state, reason, at, reply } => {
+            run_op(cx, reply, |c| Box::pin(ops::set_state(c, id, state, reason, at))).await
+        }
+        Op::ClearQueue { instance, at, reason, reply } => {
+            run_op(cx, reply, |c| Box::pin(ops::clear_queue(c, instance, at, reason))).await
+        }
+        Op::Claim(request, reply) => run_op(cx, reply, |c| Box::pin(ops::claim(c, request))).await,
+        Op::Finish { claim, owner, finish, parts, at, reply } => {
+            run_op(cx, reply, |c| Box::pin(ops::finish(c, claim, owner, finish, parts, at))).await
+        }
+        Op::Expire { created_before, at, reply } => {
+            run_op(cx, reply, |c| Box::pin(ops::expire(c, created_before, at))).await
+        }
+        Op::Receipt(receipt, reply) => {
+            run_op(cx, reply, |c| Box::pin(ops::receipt(c, receipt))).await
+        }
+        Op::Reads(reads, reply) => run_op(cx, reply, |c| Box::pin(ops::chat_reads(c, reads))).await,
+        Op::ReplaceServiceSecret { id, sealed, reply } => {
+            run_op(cx, reply, |c| Box::pin(ops::replace_service_secret(c, id, sealed))).await
+        }
+        Op::ServiceSecret { id, candidate, reply } => {
+            run_op(cx, reply, |c| Box::pin(ops::ensure_service_secret(c, id, candidate))).await
+        }
+        Op::ApplyDueReceipts { now, limit, reply } => {
+            run_op(cx, reply, |c| Box::pin(ops::apply_due_receipts(c, now, limit))).await
+        }
+        Op::Ingest { instance, events, at, reply } => {
+            run_op(cx, reply, |c| Box::pin(journal::ingest(c, instance, events, at))).await
+        }
+        Op::Ack { instance, receipt, at, reply } => {
+            run_op(cx, reply, |c| Box::pin(journal::ack(c, instance, receipt, at))).await
+        }
+        Op::Renotify { instance, event, at, reply } => {
+            run_op(cx, reply, |c| Box::pin(journal::renotify(c, instance, event, at))).await
+        }
+        Op::Replay { instance, from, at, reply } => {
+            run_op(cx, reply, |c| Box::pin(journal::replay(c, instance, from, at))).await
+        }
+        Op::ClaimHooks(request, reply) => {
+            run_op(cx, reply, |c| Box::pin(push::claim(c, request))).await
+        }
+        Op::FinishHook { claim, owner, attempt, finish, reply } => {
+            run_op(cx, reply, |c| Box::pin(push::finish(c, claim, owner, attempt, finish))).await
+        }
+        Op::ClearNotifications { instance, reply } => {
+            run_op(cx, reply, |c| Box::pin(ops::clear_notifications(c, instance))).await
+        }
+        Op::SetConnection { id, account, token, state, reason, at, reply } => {
+            run_op(cx, reply, |c| {
+                Box::pin(ops::set_connection(c, id, account, token, state, reason, at))
+            })
+            .await
+        }
+        Op::UpdateContact { instance, contact, username, name, at, reply } => {
+            run_op(cx, reply, |c| {
+                Box::pin(ops::update_contact(c, instance, contact, username, name, at))
+            })
+            .await
+        }
+        Op::StoreFile(file, reply) => {
+            run_op(cx, reply, |c| Box::pin(ops::store_file(c, file))).await
+        }
+        Op::Purge { journal_before, notifications_before, limit, reply } => {
+            run_op(cx, reply, |c| {
+                Box::pin(janitor::purge(c, journal_before, notifications_before, limit))
+            })
+            .await
+        }
+        Op::Enqueue(message, reply) => {
+            let result =
+                match in_savepoint(cx, |c| Box::pin(ops::enqueue_many(c, vec![message]))).await {
+                    Ok(mut results) => results.pop().unwrap_or_else(|| {
+                        Err(StoreError::Corrupt("enqueue returned nothing".into()))
+                    }),
+                    Err(e) => Err(e),
+                };
+            Box::new(Pending { reply, result })
+        }
+        Op::Shutdown(done) => {
+            let _ = done.send(());
+            Box::new(Nothing)
+        }
+    }
+}
+
+struct Nothing;
+
+impl Deliver for Nothing {
+    fn deliver(self: Box<Self>, _: &StoreResult<()>) {}
+}

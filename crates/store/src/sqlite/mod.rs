@@ -1,0 +1,162 @@
+//! The Store on SQLite: one file in the data directory, WAL, migrations
+//! embedded. One writer task applies every change in group commits (see
+//! `sql/writer.rs`); reads go to a small pool of reader connections, which
+//! WAL lets run beside the writer. The SQL and the logic are shared with
+//! PostgreSQL (`sql/`); [`backend`] gives them SQLite's types.
+
+// The shared SQL code, compiled here with SQLite's types (see `backend`).
+shared_sql_modules!();
+
+/// What the shared SQL code needs of SQLite: its types, and the SQL as
+/// written (the shared code is written in SQLite's placeholder style).
+pub(crate) mod backend {
+    use sqlx::AssertSqlSafe;
+    use sqlx::query::Query;
+
+    /// The database.
+    pub type Db = sqlx::Sqlite;
+    /// One connection.
+    pub type Conn = sqlx::SqliteConnection;
+    /// One row.
+    pub type DbRow = sqlx::sqlite::SqliteRow;
+    /// The readers' pool.
+    pub type DbPool = sqlx::SqlitePool;
+    /// What the store keeps besides: the database file.
+    pub type Extra = std::path::PathBuf;
+
+    /// How the writer opens a batch: at once as the writer, so a reader's
+    /// lock never upgrades midway.
+    pub const BEGIN: &str = "BEGIN IMMEDIATE";
+
+    /// The largest of several values.
+    pub const GREATEST: &str = "MAX";
+
+    /// What claims add to lock the rows they take against other nodes:
+    /// nothing, one process owns the file.
+    pub const LOCK: &str = "";
+
+    /// A query; SQLite runs the shared SQL as written.
+    pub fn query(sql: &'static str) -> Query<'static, Db, <Db as sqlx::Database>::Arguments> {
+        sqlx::query(sql)
+    }
+
+    /// A query built at run time (a multi-row insert, an `IN` list).
+    pub fn query_owned(sql: String) -> Query<'static, Db, <Db as sqlx::Database>::Arguments> {
+        sqlx::query(AssertSqlSafe(sql))
+    }
+
+    /// Run in the batch's transaction before its commit, after the
+    /// instances in `notified` got notifications (nothing to do: one
+    /// process owns the file).
+    pub async fn before_commit(
+        _conn: &mut Conn,
+        _notified: &std::collections::BTreeSet<chatgate_core::InstanceId>,
+    ) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+}
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chatgate_core::signal::NotificationSignal;
+use chatgate_core::store::{StoreError, StoreResult};
+use sqlx::ConnectOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use tokio::sync::mpsc;
+
+use rows::db_error;
+
+/// The SQLite implementation of [`Store`](chatgate_core::store::Store).
+pub type SqliteStore = store::SqlStore;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// How hard a commit tries to reach the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `synchronous=FULL`: a commit survives power loss. The default: an
+    /// answer of "accepted" means it is on disk.
+    #[default]
+    Full,
+    /// `synchronous=NORMAL`: a commit survives a crash of the process but
+    /// the last commits may be lost on power loss; faster.
+    Normal,
+}
+
+impl FromStr for Durability {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "full" => Ok(Durability::Full),
+            "normal" => Ok(Durability::Normal),
+            other => Err(format!("unknown durability {other:?}; expected full or normal")),
+        }
+    }
+}
+
+/// How to open the SQLite store.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// The database file (created when missing).
+    pub path: PathBuf,
+    /// Commit durability.
+    pub durability: Durability,
+    /// Reader connections.
+    pub readers: u32,
+    /// Most requests in one group commit.
+    pub batch_max: usize,
+}
+
+impl SqliteOptions {
+    /// The defaults for a database file.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into(), durability: Durability::Full, readers: 4, batch_max: 512 }
+    }
+}
+
+impl store::SqlStore {
+    /// Opens (creating when missing) the database, applies pending
+    /// migrations and starts the writer.
+    pub async fn open(options: SqliteOptions) -> StoreResult<Arc<Self>> {
+        if let Some(dir) = options.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        let connect = SqliteConnectOptions::new()
+            .filename(&options.path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(match options.durability {
+                Durability::Full => SqliteSynchronous::Full,
+                Durability::Normal => SqliteSynchronous::Normal,
+            })
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("temp_store", "memory");
+        let mut writer_conn = connect.connect().await.map_err(db_error)?;
+        MIGRATOR
+            .run(&mut writer_conn)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("migrations failed: {e}")))?;
+        store::give_every_instance_a_webhook_secret(&mut writer_conn).await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(options.readers.max(1))
+            .min_connections(1)
+            .connect_with(connect)
+            .await
+            .map_err(db_error)?;
+        let (writes, rx) = mpsc::channel(options.batch_max.max(1) * 8);
+        let signal = NotificationSignal::default();
+        tokio::spawn(writer::run(writer_conn, rx, options.batch_max.max(1), signal.clone()));
+        Ok(Arc::new(Self { reader, writes, signal, backend: options.path }))
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.backend
+    }
+}

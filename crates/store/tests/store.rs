@@ -1,0 +1,342 @@
+//! The store on real databases — a SQLite file and a PostgreSQL schema —
+//! with the same tests: group commit under concurrency, leases, the lane
+//! invariant, receipts, reopening. Each test runs once per backend
+//! (`…::sqlite`, `…::postgres`).
+
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chatgate_core::WebhookFormat;
+use chatgate_core::message::NewMessage;
+use chatgate_core::store::{
+    ClaimRequest, Enqueued, Finish, Finished, NewInstance, Receipt, ReceiptOutcome, Store,
+    StoreError, WorkerId,
+};
+use chatgate_core::webhook::WebhookSecret;
+use chatgate_core::{
+    ApiToken, ConnectorKind, Content, Instance, InstanceId, InstanceState, MessageId,
+    MessageStatus, Recipient, Settings, Timestamp, TokenHash,
+};
+use chatgate_store::{Durability, PostgresOptions, PostgresStore, SqliteOptions, SqliteStore};
+
+const T0: Timestamp = Timestamp::from_millis(1_767_225_600_000);
+
+/// A database for one test: a SQLite file or a PostgreSQL schema.
+enum TestDb {
+    Sqlite(tempfile::TempDir),
+    Postgres(String),
+}
+
+impl TestDb {
+    fn sqlite() -> TestDb {
+        TestDb::Sqlite(tempfile::tempdir().unwrap())
+    }
+
+    async fn postgres() -> Option<TestDb> {
+        chatgate_store::testing::fresh_postgres_schema().await.map(TestDb::Postgres)
+    }
+
+    /// Opens (again) the store on this database.
+    async fn open(&self) -> Arc<dyn Store> {
+        match self {
+            TestDb::Sqlite(dir) => {
+                let mut options = SqliteOptions::new(dir.path().join("chatgate.db"));
+                options.durability = Durability::Full;
+                SqliteStore::open(options).await.unwrap()
+            }
+            TestDb::Postgres(url) => {
+                PostgresStore::open_postgres(PostgresOptions::new(url.clone())).await.unwrap()
+            }
+        }
+    }
+}
+
+/// Runs each named test once per backend.
+macro_rules! on_both_backends {
+    ($($test:ident),* $(,)?) => {
+        $(
+            mod $test {
+                #[tokio::test]
+                async fn sqlite() {
+                    super::$test(super::TestDb::sqlite()).await;
+                }
+
+                #[tokio::test]
+                async fn postgres() {
+                    if let Some(db) = super::TestDb::postgres().await {
+                        super::$test(db).await;
+                    }
+                }
+            }
+        )*
+    };
+}
+
+on_both_backends!(
+    concurrent_enqueues_are_all_committed_and_each_instance_keeps_its_order,
+    an_instance_is_leased_to_one_worker_at_a_time,
+    an_expired_lease_passes_the_message_to_another_worker_and_the_first_loses_it,
+    the_pacing_gap_counts_from_the_end_of_the_previous_attempt,
+    a_not_authorized_instance_holds_its_queue_until_authorized_again,
+    an_unauthorized_send_puts_the_message_back_and_holds_the_instance,
+    receipts_only_move_a_message_forward,
+    instances_are_found_by_token_hash_and_not_after_deletion,
+    everything_is_still_there_after_reopening_the_store,
+    a_closed_store_refuses_writes_as_unavailable,
+);
+
+async fn instance(store: &dyn Store, delay_ms: u32) -> (Instance, ApiToken) {
+    let token = ApiToken::generate();
+    let settings =
+        Settings { delay_send_messages_milliseconds: delay_ms, ..Settings::switches_on() };
+    let instance = store
+        .create_instance(NewInstance {
+            id: InstanceId::generate(),
+            kind: ConnectorKind::Sandbox,
+            name: "t".into(),
+            token_hash: token.hash(),
+            token_sealed: String::new(),
+            state: InstanceState::Authorized,
+            settings,
+            webhook_format: WebhookFormat::Native,
+            webhook_secret: WebhookSecret::generate(),
+            account: None,
+            service_secret_sealed: String::new(),
+            created_at: T0,
+        })
+        .await
+        .unwrap();
+    (instance, token)
+}
+
+fn new_message(instance: InstanceId, text: &str, at: Timestamp) -> NewMessage {
+    NewMessage {
+        id: MessageId::generate(),
+        instance_id: instance,
+        recipient: Recipient::User("u1".into()),
+        content: Content::text(text),
+        idempotency_key: None,
+        request_fingerprint: None,
+        recipient_username: None,
+        callback: None,
+        created_at: at,
+    }
+}
+
+fn claim_at(now: Timestamp, owner: &str) -> ClaimRequest {
+    ClaimRequest {
+        now,
+        lease_until: now.plus(Duration::from_secs(60)),
+        owner: WorkerId(owner.into()),
+        limit: 10,
+        expire_created_before: now.minus(Duration::from_secs(86_400)),
+    }
+}
+
+fn sent() -> Finish {
+    Finish::Sent {
+        provider_message_id: format!("mid.{}", MessageId::generate()),
+        simulated_receipts: vec![],
+    }
+}
+
+async fn concurrent_enqueues_are_all_committed_and_each_instance_keeps_its_order(db: TestDb) {
+    let store = db.open().await;
+    let mut instances = Vec::new();
+    for _ in 0..10 {
+        instances.push(instance(&*store, 0).await.0);
+    }
+    // 10 instances × 50 messages, every instance's messages sent from its
+    // own task in order, all tasks at once: the writer batches them.
+    let mut tasks = Vec::new();
+    for instance in &instances {
+        let store = store.clone();
+        let id = instance.id;
+        tasks.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for n in 0..50 {
+                match store.enqueue(new_message(id, &format!("{n}"), T0)).await.unwrap() {
+                    Enqueued::Accepted(m) => ids.push(m.id),
+                    other => panic!("{other:?}"),
+                }
+            }
+            ids
+        }));
+    }
+    let mut sent_order = Vec::new();
+    for task in tasks {
+        sent_order.push(task.await.unwrap());
+    }
+    for (instance, ids) in instances.iter().zip(&sent_order) {
+        assert_eq!(store.queue_count(instance.id).await.unwrap(), 50);
+        let queued: Vec<_> =
+            store.queue(instance.id, 100).await.unwrap().iter().map(|m| m.id).collect();
+        assert_eq!(&queued, ids, "FIFO per instance");
+    }
+    // Every lane is ready: one claim takes the head of each instance.
+    let claims =
+        store.claim_outbound(ClaimRequest { limit: 100, ..claim_at(T0, "w") }).await.unwrap();
+    assert_eq!(claims.len(), 10);
+    for claim in &claims {
+        let i = instances.iter().position(|x| x.id == claim.instance.id).unwrap();
+        assert_eq!(claim.message.id, sent_order[i][0]);
+    }
+}
+
+async fn an_instance_is_leased_to_one_worker_at_a_time(db: TestDb) {
+    let store = db.open().await;
+    let (instance, _) = instance(&*store, 0).await;
+    store.enqueue(new_message(instance.id, "a", T0)).await.unwrap();
+    store.enqueue(new_message(instance.id, "b", T0)).await.unwrap();
+    let first = store.claim_outbound(claim_at(T0, "w1")).await.unwrap();
+    assert_eq!(first.len(), 1);
+    let second = store.claim_outbound(claim_at(T0, "w2")).await.unwrap();
+    assert!(second.is_empty(), "the second message waits for the first to finish");
+    assert_eq!(
+        store.next_outbound_at().await.unwrap(),
+        Some(T0.plus(Duration::from_secs(60))),
+        "a leased lane is next looked at when its lease runs out"
+    );
+}
+
+async fn an_expired_lease_passes_the_message_to_another_worker_and_the_first_loses_it(db: TestDb) {
+    let store = db.open().await;
+    let (instance, _) = instance(&*store, 0).await;
+    store.enqueue(new_message(instance.id, "a", T0)).await.unwrap();
+    let a = store.claim_outbound(claim_at(T0, "a")).await.unwrap().remove(0);
+    let later = T0.plus(Duration::from_secs(61));
+    let b = store.claim_outbound(claim_at(later, "b")).await.unwrap().remove(0);
+    assert_eq!(b.message.id, a.message.id);
+    assert_eq!(b.message.attempts, 2);
+
+    assert_eq!(
+        store.finish_outbound(&a, &WorkerId("a".into()), sent(), Vec::new(), later).await.unwrap(),
+        Finished::LeaseLost
+    );
+    assert_eq!(
+        store.finish_outbound(&b, &WorkerId("b".into()), sent(), Vec::new(), later).await.unwrap(),
+        Finished::Applied
+    );
+    let message = store.message(instance.id, a.message.id).await.unwrap().unwrap();
+    assert_eq!(message.status, MessageStatus::Sent);
+}
+
+async fn the_pacing_gap_counts_from_the_end_of_the_previous_attempt(db: TestDb) {
+    let store = db.open().await;
+    let (instance, _) = instance(&*store, 1000).await;
+    store.enqueue(new_message(instance.id, "a", T0)).await.unwrap();
+    store.enqueue(new_message(instance.id, "b", T0)).await.unwrap();
+    let claim = store.claim_outbound(claim_at(T0, "w")).await.unwrap().remove(0);
+    let finished_at = T0.plus(Duration::from_millis(250));
+    store
+        .finish_outbound(&claim, &WorkerId("w".into()), sent(), Vec::new(), finished_at)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.next_outbound_at().await.unwrap(),
+        Some(finished_at.plus(Duration::from_millis(1000)))
+    );
+    let early = finished_at.plus(Duration::from_millis(999));
+    assert!(store.claim_outbound(claim_at(early, "w")).await.unwrap().is_empty());
+    let due = finished_at.plus(Duration::from_millis(1000));
+    assert_eq!(store.claim_outbound(claim_at(due, "w")).await.unwrap().len(), 1);
+}
+
+async fn a_not_authorized_instance_holds_its_queue_until_authorized_again(db: TestDb) {
+    let store = db.open().await;
+    let (instance, _) = instance(&*store, 0).await;
+    store.enqueue(new_message(instance.id, "a", T0)).await.unwrap();
+    let held = store
+        .set_state(instance.id, InstanceState::NotAuthorized, Some("token expired"), T0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(held.state, InstanceState::NotAuthorized);
+    assert_eq!(held.state_reason.as_deref(), Some("token expired"));
+    assert!(store.claim_outbound(claim_at(T0, "w")).await.unwrap().is_empty());
+    assert_eq!(store.next_outbound_at().await.unwrap(), None);
+    store.set_state(instance.id, InstanceState::Authorized, None, T0).await.unwrap();
+    assert_eq!(store.claim_outbound(claim_at(T0, "w")).await.unwrap().len(), 1);
+}
+
+async fn an_unauthorized_send_puts_the_message_back_and_holds_the_instance(db: TestDb) {
+    let store = db.open().await;
+    let (instance, _) = instance(&*store, 0).await;
+    store.enqueue(new_message(instance.id, "a", T0)).await.unwrap();
+    let claim = store.claim_outbound(claim_at(T0, "w")).await.unwrap().remove(0);
+    let finish = Finish::Unauthorized { reason: "Error validating access token".into() };
+    store.finish_outbound(&claim, &WorkerId("w".into()), finish, Vec::new(), T0).await.unwrap();
+    let (held, _) = store.instance(instance.id).await.unwrap().unwrap();
+    assert_eq!(held.state, InstanceState::NotAuthorized);
+    assert_eq!(store.queue_count(instance.id).await.unwrap(), 1);
+    assert!(store.claim_outbound(claim_at(T0, "w")).await.unwrap().is_empty());
+}
+
+async fn receipts_only_move_a_message_forward(db: TestDb) {
+    let store = db.open().await;
+    let (instance, _) = instance(&*store, 0).await;
+    store.enqueue(new_message(instance.id, "a", T0)).await.unwrap();
+    let claim = store.claim_outbound(claim_at(T0, "w")).await.unwrap().remove(0);
+    let finish = Finish::Sent { provider_message_id: "mid.1".into(), simulated_receipts: vec![] };
+    store.finish_outbound(&claim, &WorkerId("w".into()), finish, Vec::new(), T0).await.unwrap();
+    let receipt = |status, provider: &str| Receipt {
+        instance_id: instance.id,
+        provider_message_id: provider.into(),
+        status,
+        at: T0,
+        detail: None,
+    };
+    let outcome = |r| store.record_receipt(r);
+    assert_eq!(
+        outcome(receipt(MessageStatus::Delivered, "mid.unknown")).await.unwrap(),
+        ReceiptOutcome::Unknown
+    );
+    assert_eq!(
+        outcome(receipt(MessageStatus::Read, "mid.1")).await.unwrap(),
+        ReceiptOutcome::Applied
+    );
+    assert_eq!(
+        outcome(receipt(MessageStatus::Delivered, "mid.1")).await.unwrap(),
+        ReceiptOutcome::Stale
+    );
+    let message = store.message(instance.id, claim.message.id).await.unwrap().unwrap();
+    assert_eq!(message.status, MessageStatus::Read);
+}
+
+async fn instances_are_found_by_token_hash_and_not_after_deletion(db: TestDb) {
+    let store = db.open().await;
+    let (instance, token) = instance(&*store, 0).await;
+    let found = store.instance_by_token(&TokenHash::of(token.reveal())).await.unwrap();
+    assert_eq!(found.map(|i| i.id), Some(instance.id));
+    assert!(store.instance_by_token(&TokenHash::of("nope")).await.unwrap().is_none());
+    assert!(store.delete_instance(instance.id, T0, "gone").await.unwrap());
+    assert!(store.instance_by_token(&token.hash()).await.unwrap().is_none());
+    let late = store.enqueue(new_message(instance.id, "late", T0)).await;
+    assert_eq!(late.unwrap_err(), StoreError::InstanceGone);
+}
+
+async fn everything_is_still_there_after_reopening_the_store(db: TestDb) {
+    let store = db.open().await;
+    let (instance, _) = instance(&*store, 0).await;
+    let Enqueued::Accepted(message) =
+        store.enqueue(new_message(instance.id, "kept", T0)).await.unwrap()
+    else {
+        panic!()
+    };
+    store.close().await;
+    let reopened = db.open().await;
+    let kept = reopened.message(instance.id, message.id).await.unwrap().unwrap();
+    assert_eq!(kept.content, Content::text("kept"));
+    assert_eq!(kept.transitions.len(), 1);
+    assert_eq!(reopened.claim_outbound(claim_at(T0, "w")).await.unwrap().len(), 1);
+}
+
+async fn a_closed_store_refuses_writes_as_unavailable(db: TestDb) {
+    let store = db.open().await;
+    let (instance, _) = instance(&*store, 0).await;
+    store.close().await;
+    let err = store.enqueue(new_message(instance.id, "late", T0)).await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+}

@@ -1,0 +1,26 @@
+//! chatgate end to end: the real server on port 0, a fresh data directory
+//! per test, a manual clock, the workers driven step by step.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod bad_input;
+mod getloo;
+mod greenapi;
+mod greenapi_python;
+mod health;
+mod huawei;
+mod idempotency;
+mod imiconnect;
+mod instagram;
+mod instances;
+mod meta_ingest;
+mod nodes;
+mod operator;
+mod pacing;
+mod pull;
+mod queue;
+mod restart;
+mod sandbox_inbound;
+mod sending;
+mod settings;
+mod webhooks;
