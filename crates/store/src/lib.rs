@@ -50,6 +50,7 @@ mod sql {
     mod writer;
 }
 
+mod cache;
 pub mod postgres;
 pub mod sqlite;
 pub mod testing;

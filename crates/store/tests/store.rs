@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chatgate_core::WebhookFormat;
+use chatgate_core::instance::{Account, SealedToken};
 use chatgate_core::message::NewMessage;
 use chatgate_core::store::{
     ClaimRequest, Enqueued, Finish, Finished, NewInstance, Receipt, ReceiptOutcome, Store,
@@ -83,6 +84,8 @@ on_both_backends!(
     an_unauthorized_send_puts_the_message_back_and_holds_the_instance,
     receipts_only_move_a_message_forward,
     instances_are_found_by_token_hash_and_not_after_deletion,
+    an_instance_read_before_a_change_is_read_anew_after_it,
+    an_account_resolves_to_its_live_instance_as_connections_change,
     everything_is_still_there_after_reopening_the_store,
     a_closed_store_refuses_writes_as_unavailable,
 );
@@ -315,6 +318,55 @@ async fn instances_are_found_by_token_hash_and_not_after_deletion(db: TestDb) {
     assert!(store.instance_by_token(&token.hash()).await.unwrap().is_none());
     let late = store.enqueue(new_message(instance.id, "late", T0)).await;
     assert_eq!(late.unwrap_err(), StoreError::InstanceGone);
+}
+
+/// Reads are served from the instance cache; every change made through the
+/// store is seen by the very next read (the writer forgets what it changed).
+async fn an_instance_read_before_a_change_is_read_anew_after_it(db: TestDb) {
+    let store = db.open().await;
+    let (instance, token) = instance(&*store, 0).await;
+    let (before, _) = store.instance(instance.id).await.unwrap().unwrap();
+    assert_eq!(before.settings.delay_send_messages_milliseconds, 0);
+    let by_token = store.instance_by_token(&token.hash()).await.unwrap().unwrap();
+    assert_eq!(by_token.state, InstanceState::Authorized);
+
+    let settings = Settings { delay_send_messages_milliseconds: 1500, ..before.settings.clone() };
+    store.update_settings(instance.id, &settings).await.unwrap().unwrap();
+    let (after, _) = store.instance(instance.id).await.unwrap().unwrap();
+    assert_eq!(after.settings.delay_send_messages_milliseconds, 1500);
+
+    store
+        .set_state(instance.id, InstanceState::NotAuthorized, Some("token expired"), T0)
+        .await
+        .unwrap();
+    let by_token = store.instance_by_token(&token.hash()).await.unwrap().unwrap();
+    assert_eq!(by_token.state, InstanceState::NotAuthorized);
+    assert_eq!(by_token.state_reason.as_deref(), Some("token expired"));
+}
+
+async fn an_account_resolves_to_its_live_instance_as_connections_change(db: TestDb) {
+    let store = db.open().await;
+    let account = || Account { id: "17841400000000001".into(), username: Some("shop".into()) };
+    let (first, _) = instance(&*store, 0).await;
+    let (second, _) = instance(&*store, 0).await;
+    let connect = |id| {
+        store.set_connection(
+            id,
+            account(),
+            SealedToken("sealed".into()),
+            InstanceState::Authorized,
+            None,
+            T0,
+        )
+    };
+    connect(first.id).await.unwrap().unwrap();
+    let found = store.instance_by_account(&account().id).await.unwrap().unwrap();
+    assert_eq!(found.id, first.id);
+    assert!(store.delete_instance(first.id, T0, "gone").await.unwrap());
+    assert!(store.instance_by_account(&account().id).await.unwrap().is_none());
+    connect(second.id).await.unwrap().unwrap();
+    let found = store.instance_by_account(&account().id).await.unwrap().unwrap();
+    assert_eq!(found.id, second.id);
 }
 
 async fn everything_is_still_there_after_reopening_the_store(db: TestDb) {

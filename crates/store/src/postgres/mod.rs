@@ -57,6 +57,9 @@ pub(crate) mod backend {
     /// notifications.
     pub const CHANNEL: &str = "chatgate_notifications";
 
+    /// The prefix of an announcement of changed instances (on [`CHANNEL`]).
+    pub const CHANGED: &str = "changed:";
+
     /// `?` and `?N` placeholders as `$N`; quoted text is left alone.
     pub fn translate(sql: &str) -> String {
         let mut out = String::with_capacity(sql.len() + 16);
@@ -110,21 +113,24 @@ pub(crate) mod backend {
     /// Announces, in the batch's transaction (so at its commit), the
     /// instances that got notifications, for every node to wake its long
     /// polls and hook worker.
+    ///
+    /// Instances whose row changed are announced too, with the prefix
+    /// [`CHANGED`], for every node to drop them from its instance cache.
     pub async fn before_commit(
         conn: &mut Conn,
         notified: &BTreeSet<InstanceId>,
+        changed: &BTreeSet<InstanceId>,
     ) -> Result<(), sqlx::Error> {
-        if notified.is_empty() {
-            return Ok(());
-        }
         // A payload is at most 8000 bytes: announce in chunks.
-        let ids: Vec<String> = notified.iter().map(ToString::to_string).collect();
-        for chunk in ids.chunks(500) {
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(CHANNEL)
-                .bind(chunk.join(","))
-                .execute(&mut *conn)
-                .await?;
+        for (prefix, ids) in [("", notified), (CHANGED, changed)] {
+            let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+            for chunk in ids.chunks(500) {
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(CHANNEL)
+                    .bind(format!("{prefix}{}", chunk.join(",")))
+                    .execute(&mut *conn)
+                    .await?;
+            }
         }
         Ok(())
     }
@@ -152,6 +158,7 @@ use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use tokio::sync::mpsc;
 
+use crate::cache::InstanceCache;
 use rows::db_error;
 
 /// The PostgreSQL implementation of [`Store`](chatgate_core::store::Store).
@@ -201,16 +208,30 @@ impl store::SqlStore {
             .await
             .map_err(db_error)?;
         let signal = NotificationSignal::default();
-        let listener = tokio::spawn(listen(reader.clone(), signal.clone()));
+        let cache = Arc::new(InstanceCache::default());
+        let listener = tokio::spawn(listen(reader.clone(), signal.clone(), cache.clone()));
         let (writes, rx) = mpsc::channel(options.batch_max.max(1) * 8);
-        tokio::spawn(writer::run(writer_conn, rx, options.batch_max.max(1), signal.clone()));
-        Ok(Arc::new(Self { reader, writes, signal, backend: listener }))
+        // The writer opens its own connection on its own runtime (see
+        // `writer::spawn`); this one did the migrations.
+        let _ = sqlx::Connection::close(writer_conn).await;
+        let writer_connect = connect.clone();
+        writer::spawn(
+            async move { writer_connect.connect().await.map_err(db_error) },
+            rx,
+            options.batch_max.max(1),
+            signal.clone(),
+            cache.clone(),
+        )
+        .await?;
+        Ok(Arc::new(Self { reader, cache, writes, signal, backend: listener }))
     }
 }
 
 /// Wakes this node's long polls and hook worker for the instances other
-/// nodes (and this one) announce; reconnects when the connection drops.
-async fn listen(pool: sqlx::PgPool, signal: NotificationSignal) {
+/// nodes (and this one) announce, and drops the instances they changed from
+/// the instance cache; reconnects when the connection drops (and then
+/// forgets the whole cache, since announcements may have been missed).
+async fn listen(pool: sqlx::PgPool, signal: NotificationSignal, cache: Arc<InstanceCache>) {
     // The store closing closes the pool: then the listener ends quietly.
     while !pool.is_closed() {
         let mut listener = match PgListener::connect_with(&pool).await {
@@ -227,10 +248,16 @@ async fn listen(pool: sqlx::PgPool, signal: NotificationSignal) {
             tokio::time::sleep(Duration::from_secs(1)).await;
             continue;
         }
+        cache.clear();
         loop {
             match listener.recv().await {
                 Ok(notification) => {
-                    for id in notification.payload().split(',') {
+                    let payload = notification.payload();
+                    if let Some(changed) = payload.strip_prefix(backend::CHANGED) {
+                        cache.invalidate(changed.split(',').filter_map(|id| id.parse().ok()));
+                        continue;
+                    }
+                    for id in payload.split(',') {
                         if let Ok(id) = id.parse::<InstanceId>() {
                             signal.fire(id);
                         }

@@ -156,6 +156,7 @@ pub(crate) async fn delete_instance(
     let failed = fail_pending(cx, id, Pending::QueuedOrSending, at, &reason).await?;
     let called_back: Vec<Brief> = failed.into_iter().filter(|b| b.callback.is_some()).collect();
     journal_statuses(cx, &called_back, MessageStatus::Failed, Some(&reason), at).await?;
+    cx.changed.insert(id);
     query("UPDATE instances SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL")
         .bind(at.as_millis())
         .bind(id_value(id))
@@ -332,6 +333,7 @@ pub(crate) async fn update_settings(
     id: InstanceId,
     settings: Settings,
 ) -> StoreResult<Option<Instance>> {
+    cx.changed.insert(id);
     let updated = query("UPDATE instances SET settings = ? WHERE id = ? AND deleted_at IS NULL")
         .bind(rows::settings_json(&settings))
         .bind(id_value(id))
@@ -358,6 +360,7 @@ pub(crate) async fn set_webhook_format(
     id: InstanceId,
     format: WebhookFormat,
 ) -> StoreResult<Option<Instance>> {
+    cx.changed.insert(id);
     query("UPDATE instances SET webhook_format = ? WHERE id = ? AND deleted_at IS NULL")
         .bind(format.as_str())
         .bind(id_value(id))
@@ -410,6 +413,7 @@ pub(crate) async fn set_connection(
     let Some(before) = load_instance(cx, id).await? else {
         return Ok(None);
     };
+    cx.changed.insert(id);
     query(
         "UPDATE instances SET account_id = ?, account_username = ?, access_token_sealed = ? WHERE id = ?",
     )
@@ -454,6 +458,7 @@ pub(crate) async fn rotate_webhook_secret(
     secret: WebhookSecret,
     previous_until: Timestamp,
 ) -> StoreResult<Option<Instance>> {
+    cx.changed.insert(id);
     let updated = query(
         "UPDATE instances SET webhook_secret_previous = webhook_secret, \
          webhook_secret_previous_until = ?, webhook_secret = ? WHERE id = ? AND deleted_at IS NULL",
@@ -495,6 +500,7 @@ async fn change_state(
     reason: Option<String>,
     at: Timestamp,
 ) -> StoreResult<()> {
+    cx.changed.insert(before.id);
     query("UPDATE instances SET state = ?, state_reason = ? WHERE id = ?")
         .bind(state.as_str())
         .bind(&reason)

@@ -416,6 +416,7 @@ pub(crate) async fn finish(
             let url = claim.instance.settings.webhook_url.clone().unwrap_or_default();
             let mut settings = claim.instance.settings.clone();
             settings.webhook_url = None;
+            cx.changed.insert(instance);
             query("UPDATE instances SET settings = ? WHERE id = ?")
                 .bind(super::rows::settings_json(&settings))
                 .bind(id_value(instance))

@@ -24,15 +24,19 @@ use chatgate_core::{
 use sqlx::Row;
 use tokio::sync::{mpsc, oneshot};
 
+use std::sync::Arc;
+
 use super::backend::{Conn, DbPool, query};
 use super::journal::event_columns;
 use super::rows::{db_error, id_value, instance_columns, message_columns};
 use super::writer::Op;
 use super::{journal, rows};
+use crate::cache::InstanceCache;
 
 /// The Store on one SQL database (see the backend's `open`).
 pub struct SqlStore {
     pub(crate) reader: DbPool,
+    pub(crate) cache: Arc<InstanceCache>,
     pub(crate) writes: mpsc::Sender<Op>,
     pub(crate) signal: NotificationSignal,
     pub(crate) backend: super::backend::Extra,
@@ -116,7 +120,11 @@ impl Store for SqlStore {
     }
 
     async fn instance(&self, id: InstanceId) -> StoreResult<Option<(Instance, TokenHash)>> {
-        query(concat!(
+        if let Some(hit) = self.cache.get(id) {
+            return Ok(Some(hit));
+        }
+        let generation = self.cache.generation();
+        let found = query(concat!(
             "SELECT ",
             instance_columns!(),
             " FROM instances WHERE id = ? AND deleted_at IS NULL"
@@ -126,10 +134,18 @@ impl Store for SqlStore {
         .await
         .map_err(db_error)?
         .map(|row| rows::instance(&row))
-        .transpose()
+        .transpose()?;
+        if let Some((instance, token)) = &found {
+            self.cache.put(generation, instance, token);
+        }
+        Ok(found)
     }
 
     async fn instance_by_token(&self, hash: &TokenHash) -> StoreResult<Option<Instance>> {
+        if let Some(hit) = self.cache.get_by_token(hash) {
+            return Ok(Some(hit));
+        }
+        let generation = self.cache.generation();
         let row = query(concat!(
             "SELECT ",
             instance_columns!(),
@@ -144,7 +160,11 @@ impl Store for SqlStore {
             // constant time so the answer never depends on a partial match.
             Some(row) => {
                 let (instance, stored) = rows::instance(&row)?;
-                Ok(stored.matches(hash).then_some(instance))
+                if !stored.matches(hash) {
+                    return Ok(None);
+                }
+                self.cache.put(generation, &instance, &stored);
+                Ok(Some(instance))
             }
             None => Ok(None),
         }
@@ -396,7 +416,11 @@ impl Store for SqlStore {
     }
 
     async fn instance_by_account(&self, account_id: &str) -> StoreResult<Option<Instance>> {
-        query(concat!(
+        if let Some(hit) = self.cache.get_by_account(account_id) {
+            return Ok(Some(hit));
+        }
+        let generation = self.cache.generation();
+        let found = query(concat!(
             "SELECT ",
             instance_columns!(),
             " FROM instances WHERE account_id = ? AND deleted_at IS NULL ORDER BY created_at DESC LIMIT 1"
@@ -405,8 +429,12 @@ impl Store for SqlStore {
         .fetch_optional(&self.reader)
         .await
         .map_err(db_error)?
-        .map(|row| rows::instance(&row).map(|(i, _)| i))
-        .transpose()
+        .map(|row| rows::instance(&row))
+        .transpose()?;
+        Ok(found.map(|(instance, token)| {
+            self.cache.put_for_account(generation, account_id, &instance, &token);
+            instance
+        }))
     }
 
     async fn set_connection(

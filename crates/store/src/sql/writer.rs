@@ -12,6 +12,7 @@
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Instant;
 
 use chatgate_core::event::{EventId, Inbound};
@@ -30,12 +31,17 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::backend::Conn;
 use super::{janitor, journal, ops, push};
+use crate::cache::InstanceCache;
 
-/// The writer's transaction context: its connection and the instances that
-/// got new notifications in the current batch (woken after the commit).
+/// The writer's transaction context: its connection, the instances that
+/// got new notifications in the current batch (woken after the commit) and
+/// the instances whose row the batch changed (forgotten by the cache after
+/// the commit).
 pub(crate) struct Cx {
     pub(crate) conn: Conn,
     pub(crate) notified: BTreeSet<InstanceId>,
+    pub(crate) changed: BTreeSet<InstanceId>,
+    pub(crate) cache: Arc<InstanceCache>,
 }
 
 type Reply<T> = oneshot::Sender<StoreResult<T>>;
@@ -198,13 +204,62 @@ impl<T: Send> Deliver for Pending<T> {
 type Work<'a, T> = Pin<Box<dyn Future<Output = StoreResult<T>> + Send + 'a>>;
 
 /// Runs the writer until a `Shutdown` op or until every sender is gone.
+/// Starts the writer on a thread of its own, with its own single-threaded
+/// runtime, and returns once its connection is open.
+///
+/// The writer hops to the database for every statement of a batch; on the
+/// shared runtime each hop back waited behind every HTTP task in the run
+/// queue (a batch of 30 sends took 5 ms, mostly waiting to be polled). On
+/// its own thread it is polled the moment its statement is done. The
+/// connection is opened on that runtime too, so a PostgreSQL socket is
+/// driven by the writer's own reactor.
+pub(crate) async fn spawn<F>(
+    connect: F,
+    rx: mpsc::Receiver<Op>,
+    batch_max: usize,
+    signal: NotificationSignal,
+    cache: Arc<InstanceCache>,
+) -> StoreResult<()>
+where
+    F: Future<Output = StoreResult<Conn>> + Send + 'static,
+{
+    let (opened, ready) = oneshot::channel();
+    std::thread::Builder::new()
+        .name("chatgate-writer".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(runtime) => runtime,
+                Err(e) => {
+                    let _ = opened.send(Err(StoreError::Unavailable(format!(
+                        "cannot start the store writer: {e}"
+                    ))));
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                match connect.await {
+                    Ok(conn) => {
+                        let _ = opened.send(Ok(()));
+                        run(conn, rx, batch_max, signal, cache).await;
+                    }
+                    Err(e) => {
+                        let _ = opened.send(Err(e));
+                    }
+                }
+            });
+        })
+        .map_err(|e| StoreError::Unavailable(format!("cannot start the store writer: {e}")))?;
+    ready.await.map_err(|_| StoreError::Unavailable("the store writer did not start".into()))?
+}
+
 pub(crate) async fn run(
     conn: Conn,
     mut rx: mpsc::Receiver<Op>,
     batch_max: usize,
     signal: NotificationSignal,
+    cache: Arc<InstanceCache>,
 ) {
-    let mut cx = Cx { conn, notified: BTreeSet::new() };
+    let mut cx = Cx { conn, notified: BTreeSet::new(), changed: BTreeSet::new(), cache };
     let mut batch = Vec::with_capacity(batch_max);
     loop {
         if rx.recv_many(&mut batch, batch_max).await == 0 {
@@ -301,7 +356,9 @@ async fn apply_batch(cx: &mut Cx, batch: Vec<Op>, signal: &NotificationSignal) {
                 }
             }
             // Other nodes learn of new notifications when this commits.
-            if let Err(e) = super::backend::before_commit(&mut cx.conn, &cx.notified).await {
+            if let Err(e) =
+                super::backend::before_commit(&mut cx.conn, &cx.notified, &cx.changed).await
+            {
                 tracing::warn!(error = %e, "announcing notifications to other nodes failed");
             }
             match sqlx::raw_sql("COMMIT").execute(&mut cx.conn).await {
@@ -314,6 +371,9 @@ async fn apply_batch(cx: &mut Cx, batch: Vec<Op>, signal: &NotificationSignal) {
         }
     };
     let notified = std::mem::take(&mut cx.notified);
+    // After the commit (or the rollback), never before: a read between the
+    // two would otherwise cache the old row again.
+    cx.cache.invalidate(std::mem::take(&mut cx.changed));
     match &commit {
         Ok(()) => {
             for instance in notified {

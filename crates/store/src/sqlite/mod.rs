@@ -51,6 +51,7 @@ pub(crate) mod backend {
     pub async fn before_commit(
         _conn: &mut Conn,
         _notified: &std::collections::BTreeSet<chatgate_core::InstanceId>,
+        _changed: &std::collections::BTreeSet<chatgate_core::InstanceId>,
     ) -> Result<(), sqlx::Error> {
         Ok(())
     }
@@ -67,6 +68,7 @@ use sqlx::ConnectOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use tokio::sync::mpsc;
 
+use crate::cache::InstanceCache;
 use rows::db_error;
 
 /// The SQLite implementation of [`Store`](chatgate_core::store::Store).
@@ -151,8 +153,16 @@ impl store::SqlStore {
             .map_err(db_error)?;
         let (writes, rx) = mpsc::channel(options.batch_max.max(1) * 8);
         let signal = NotificationSignal::default();
-        tokio::spawn(writer::run(writer_conn, rx, options.batch_max.max(1), signal.clone()));
-        Ok(Arc::new(Self { reader, writes, signal, backend: options.path }))
+        let cache = Arc::new(InstanceCache::default());
+        writer::spawn(
+            async move { Ok(writer_conn) },
+            rx,
+            options.batch_max.max(1),
+            signal.clone(),
+            cache.clone(),
+        )
+        .await?;
+        Ok(Arc::new(Self { reader, cache, writes, signal, backend: options.path }))
     }
 
     /// The database file.
