@@ -194,6 +194,12 @@ impl store::SqlStore {
             .url
             .parse()
             .map_err(|e| StoreError::Unavailable(format!("bad database URL: {e}")))?;
+        // Every statement is planned for its actual parameters. sqlx keeps
+        // statements prepared, and PostgreSQL would otherwise switch to a
+        // generic plan made while the tables were small: with a growing
+        // journal the dedupe lookup stayed a sequential scan and took over
+        // a second per batch (seen in the push benchmark).
+        let connect = connect.options([("plan_cache_mode", "force_custom_plan")]);
         let mut writer_conn = connect.connect().await.map_err(db_error)?;
         MIGRATOR
             .run(&mut writer_conn)
