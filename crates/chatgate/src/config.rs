@@ -225,6 +225,8 @@ pub struct StoreSection {
     pub readers: u32,
     /// Most requests per group commit.
     pub batch_max: usize,
+    /// Whether the writer thread keeps to one core.
+    pub pin_writer: bool,
 }
 
 /// `[outbound]`.
@@ -374,6 +376,7 @@ impl Config {
             url: self.database_url.expose().to_owned(),
             readers: self.store.readers,
             batch_max: self.store.batch_max,
+            pin_writer: self.store.pin_writer,
         }
     }
 
@@ -389,6 +392,7 @@ impl Config {
             durability: self.store.durability.parse().unwrap_or_default(),
             readers: self.store.readers,
             batch_max: self.store.batch_max,
+            pin_writer: self.store.pin_writer,
         }
     }
 

@@ -176,12 +176,14 @@ pub struct PostgresOptions {
     pub readers: u32,
     /// Most requests in one group commit.
     pub batch_max: usize,
+    /// Whether the writer thread keeps to one core; see `writer::spawn`.
+    pub pin_writer: bool,
 }
 
 impl PostgresOptions {
     /// The defaults for a database URL.
     pub fn new(url: impl Into<String>) -> Self {
-        Self { url: url.into(), readers: 8, batch_max: 512 }
+        Self { url: url.into(), readers: 8, batch_max: 512, pin_writer: true }
     }
 }
 
@@ -225,6 +227,7 @@ impl store::SqlStore {
             async move { writer_connect.connect().await.map_err(db_error) },
             rx,
             options.batch_max.max(1),
+            options.pin_writer,
             signal.clone(),
             cache.clone(),
         )

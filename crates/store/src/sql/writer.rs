@@ -203,7 +203,21 @@ impl<T: Send> Deliver for Pending<T> {
 
 type Work<'a, T> = Pin<Box<dyn Future<Output = StoreResult<T>> + Send + 'a>>;
 
-/// Runs the writer until a `Shutdown` op or until every sender is gone.
+/// Keeps the writer's thread on one core (the last), where the database
+/// driver's thread it hands every statement to, started from it, stays too
+/// (a thread inherits its creator's CPU set). A hand-over between two
+/// threads on one core is a context switch; between cores it is a wake-up
+/// across CPUs, which on a virtual machine costs tens of microseconds, and
+/// a batch makes dozens of them in a row.
+fn pin_to_one_core() {
+    if let Some(cores) = core_affinity::get_core_ids()
+        && cores.len() > 1
+        && let Some(last) = cores.last()
+    {
+        core_affinity::set_for_current(*last);
+    }
+}
+
 /// Starts the writer on a thread of its own, with its own single-threaded
 /// runtime, and returns once its connection is open.
 ///
@@ -212,11 +226,14 @@ type Work<'a, T> = Pin<Box<dyn Future<Output = StoreResult<T>> + Send + 'a>>;
 /// queue (a batch of 30 sends took 5 ms, mostly waiting to be polled). On
 /// its own thread it is polled the moment its statement is done. The
 /// connection is opened on that runtime too, so a PostgreSQL socket is
-/// driven by the writer's own reactor.
+/// driven by the writer's own reactor. With `pin`, the thread keeps to one
+/// core (see [`pin_to_one_core`]): the push drain went from 1 070 to 3 500
+/// deliveries/s with it, end to end from 131 to 420 messages/s.
 pub(crate) async fn spawn<F>(
     connect: F,
     rx: mpsc::Receiver<Op>,
     batch_max: usize,
+    pin: bool,
     signal: NotificationSignal,
     cache: Arc<InstanceCache>,
 ) -> StoreResult<()>
@@ -227,6 +244,9 @@ where
     std::thread::Builder::new()
         .name("chatgate-writer".into())
         .spawn(move || {
+            if pin {
+                pin_to_one_core();
+            }
             let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
                 Ok(runtime) => runtime,
                 Err(e) => {
@@ -252,6 +272,7 @@ where
     ready.await.map_err(|_| StoreError::Unavailable("the store writer did not start".into()))?
 }
 
+/// Runs the writer until a `Shutdown` op or until every sender is gone.
 pub(crate) async fn run(
     conn: Conn,
     mut rx: mpsc::Receiver<Op>,

@@ -111,12 +111,21 @@ pub struct SqliteOptions {
     pub readers: u32,
     /// Most requests in one group commit.
     pub batch_max: usize,
+    /// Whether the writer thread (and SQLite's thread for its connection)
+    /// keeps to one core; see `writer::spawn`.
+    pub pin_writer: bool,
 }
 
 impl SqliteOptions {
     /// The defaults for a database file.
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self { path: path.into(), durability: Durability::Full, readers: 4, batch_max: 512 }
+        Self {
+            path: path.into(),
+            durability: Durability::Full,
+            readers: 4,
+            batch_max: 512,
+            pin_writer: true,
+        }
     }
 }
 
@@ -145,19 +154,23 @@ impl store::SqlStore {
             .await
             .map_err(|e| StoreError::Unavailable(format!("migrations failed: {e}")))?;
         store::give_every_instance_a_webhook_secret(&mut writer_conn).await?;
+        // The writer opens its own connection on its own thread (see
+        // `writer::spawn`): SQLite's driver thread for it starts there.
+        let _ = sqlx::Connection::close(writer_conn).await;
         let reader = SqlitePoolOptions::new()
             .max_connections(options.readers.max(1))
             .min_connections(1)
-            .connect_with(connect)
+            .connect_with(connect.clone())
             .await
             .map_err(db_error)?;
         let (writes, rx) = mpsc::channel(options.batch_max.max(1) * 8);
         let signal = NotificationSignal::default();
         let cache = Arc::new(InstanceCache::default());
         writer::spawn(
-            async move { Ok(writer_conn) },
+            async move { connect.connect().await.map_err(db_error) },
             rx,
             options.batch_max.max(1),
+            options.pin_writer,
             signal.clone(),
             cache.clone(),
         )
