@@ -49,6 +49,10 @@ pub struct Sizes {
     pub e2e_instances: usize,
     /// Notifications of the push drain.
     pub push_backlog: usize,
+    /// Instances the push backlog is spread over (each pushes in order,
+    /// one at a time, so this bounds the deliveries in flight together
+    /// with `hooks.concurrency`).
+    pub push_instances: usize,
     /// Instances of the scale scenario.
     pub scale_instances: usize,
 }
@@ -61,6 +65,7 @@ impl Sizes {
             connections: 64,
             e2e_instances: 10_000,
             push_backlog: 200_000,
+            push_instances: 1_000,
             scale_instances: 100_000,
         }
     }
@@ -72,6 +77,7 @@ impl Sizes {
             connections: 4,
             e2e_instances: 20,
             push_backlog: 400,
+            push_instances: 20,
             scale_instances: 200,
         }
     }
@@ -476,7 +482,7 @@ pub async fn end_to_end(backend: &Backend, sizes: &Sizes) -> anyhow::Result<Vec<
 pub async fn push_drain(backend: &Backend, sizes: &Sizes) -> anyhow::Result<Vec<Row>> {
     let (hook, seen) = receiver::receiver(false).await?;
     let gateway = Gateway::start(backend, "push").await?;
-    let instances = create_instances(gateway.addr(), 20, json!({}), 16).await?;
+    let instances = create_instances(gateway.addr(), sizes.push_instances, json!({}), 16).await?;
     let accounts: Vec<String> = instances.iter().map(|i| i.account.clone()).collect();
     // The backlog: Meta deliveries of 100 messages each, journaled and
     // queued while no instance pushes.
@@ -516,7 +522,10 @@ pub async fn push_drain(backend: &Backend, sizes: &Sizes) -> anyhow::Result<Vec<
         Backend::Postgres(_) => ("≥ 10 000 deliveries/s", 10_000.0),
     };
     let row = Row {
-        scenario: format!("webhook push drain, {backlog} notifications, 20 instances"),
+        scenario: format!(
+            "webhook push drain, {backlog} notifications, {} instances",
+            sizes.push_instances
+        ),
         backend: backend.name().into(),
         rate,
         unit: "deliveries/s",

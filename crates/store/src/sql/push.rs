@@ -433,9 +433,20 @@ pub(crate) async fn finish(
         }
     }
     match &target {
+        // What `lease_lane(.., None)` then `recompute_lane` do, in one
+        // statement (this runs once per delivered webhook): the lease ends,
+        // and the lane is due when its new head is, or rests.
         None => {
-            lease_lane(cx, instance, None, None).await?;
-            recompute_lane(cx, instance, Some(done_at)).await?;
+            query(
+                "UPDATE hook_lanes SET lease_owner = NULL, lease_until = NULL, ready_at = \
+                 CASE WHEN push THEN (SELECT next_attempt_at FROM notifications \
+                 WHERE instance_id = ?1 AND state = 'pending' AND target IS NULL \
+                 ORDER BY event_seq, id LIMIT 1) ELSE NULL END WHERE instance_id = ?1",
+            )
+            .bind(id_value(instance))
+            .execute(&mut cx.conn)
+            .await
+            .map_err(db_error)?;
         }
         Some(url) => {
             lease_lane(cx, instance, Some(url), None).await?;
