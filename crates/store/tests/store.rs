@@ -369,6 +369,30 @@ async fn an_account_resolves_to_its_live_instance_as_connections_change(db: Test
     assert_eq!(found.id, second.id);
 }
 
+/// Two nodes on one PostgreSQL database: a change on one reaches the
+/// other's instance cache by NOTIFY, before the wake-up for the event the
+/// change journaled.
+#[tokio::test]
+async fn another_node_reads_a_changed_instance_afresh() {
+    let Some(db) = TestDb::postgres().await else { return };
+    let (a, b) = (db.open().await, db.open().await);
+    let (instance, _) = instance(&*b, 0).await;
+    let (cached, _) = a.instance(instance.id).await.unwrap().unwrap();
+    assert_eq!(cached.state, InstanceState::Authorized);
+    let signal = a.notifications_signal();
+    let woken = signal.waiter(instance.id);
+
+    b.set_state(instance.id, InstanceState::NotAuthorized, Some("token expired"), T0)
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), woken.wait())
+        .await
+        .expect("node A is woken for the stateChanged event node B journaled");
+    let (fresh, _) = a.instance(instance.id).await.unwrap().unwrap();
+    assert_eq!(fresh.state, InstanceState::NotAuthorized);
+}
+
 async fn everything_is_still_there_after_reopening_the_store(db: TestDb) {
     let store = db.open().await;
     let (instance, _) = instance(&*store, 0).await;

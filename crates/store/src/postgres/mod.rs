@@ -121,8 +121,10 @@ pub(crate) mod backend {
         notified: &BTreeSet<InstanceId>,
         changed: &BTreeSet<InstanceId>,
     ) -> Result<(), sqlx::Error> {
-        // A payload is at most 8000 bytes: announce in chunks.
-        for (prefix, ids) in [("", notified), (CHANGED, changed)] {
+        // A payload is at most 8000 bytes: announce in chunks. Changes go
+        // first: a node woken for a notification then already reads the
+        // instance afresh (announcements arrive in the order sent).
+        for (prefix, ids) in [(CHANGED, changed), ("", notified)] {
             let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
             for chunk in ids.chunks(500) {
                 sqlx::query("SELECT pg_notify($1, $2)")
