@@ -158,7 +158,6 @@ use chatgate_core::signal::NotificationSignal;
 use chatgate_core::store::{StoreError, StoreResult};
 use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
-use tokio::sync::mpsc;
 
 use crate::cache::InstanceCache;
 use rows::db_error;
@@ -217,23 +216,16 @@ impl store::SqlStore {
             .connect_with(connect.clone())
             .await
             .map_err(db_error)?;
-        let signal = NotificationSignal::default();
-        let cache = Arc::new(InstanceCache::default());
-        let listener = tokio::spawn(listen(reader.clone(), signal.clone(), cache.clone()));
-        let (writes, rx) = mpsc::channel(options.batch_max.max(1) * 8);
         // The writer opens its own connection on its own runtime (see
         // `writer::spawn`); this one did the migrations.
         let _ = sqlx::Connection::close(writer_conn).await;
-        let writer_connect = connect.clone();
-        writer::spawn(
-            async move { writer_connect.connect().await.map_err(db_error) },
-            rx,
-            options.batch_max.max(1),
+        let writer::Writer { writes, signal, cache } = writer::spawn(
+            async move { connect.connect().await.map_err(db_error) },
+            options.batch_max,
             options.pin_writer,
-            signal.clone(),
-            cache.clone(),
         )
         .await?;
+        let listener = tokio::spawn(listen(reader.clone(), signal.clone(), cache.clone()));
         Ok(Arc::new(Self { reader, cache, writes, signal, backend: listener }))
     }
 }

@@ -24,41 +24,18 @@ pub(crate) async fn recompute_lane(
     instance: InstanceId,
     now: Option<Timestamp>,
 ) -> StoreResult<()> {
-    let Some(lane) =
-        query("SELECT push, lease_owner, lease_until FROM hook_lanes WHERE instance_id = ?")
-            .bind(id_value(instance))
-            .fetch_optional(&mut cx.conn)
-            .await
-            .map_err(db_error)?
-    else {
-        return Ok(());
-    };
-    let owner: Option<String> = lane.try_get("lease_owner").map_err(db_error)?;
-    let until: Option<i64> = lane.try_get("lease_until").map_err(db_error)?;
-    if owner.is_some() && now.is_none_or(|now| until.unwrap_or(0) > now.as_millis()) {
-        return Ok(());
-    }
-    let push: bool = lane.try_get("push").map_err(db_error)?;
-    let ready: Option<i64> = if push {
-        query(
-            "SELECT next_attempt_at FROM notifications WHERE instance_id = ? AND state = 'pending' \
-             AND target IS NULL ORDER BY event_seq, id LIMIT 1",
-        )
-        .bind(id_value(instance))
-        .fetch_optional(&mut cx.conn)
-        .await
-        .map_err(db_error)?
-        .map(|r| r.try_get("next_attempt_at"))
-        .transpose()
-        .map_err(db_error)?
-    } else {
-        None
-    };
+    // One statement: it runs for every delivered webhook and every batch
+    // of queued notifications. The WHERE leaves a live lease alone.
     query(
-        "UPDATE hook_lanes SET ready_at = ?, lease_owner = NULL, lease_until = NULL WHERE instance_id = ?",
+        "UPDATE hook_lanes SET lease_owner = NULL, lease_until = NULL, ready_at = \
+         CASE WHEN push THEN (SELECT next_attempt_at FROM notifications \
+         WHERE instance_id = ?1 AND state = 'pending' AND target IS NULL \
+         ORDER BY event_seq, id LIMIT 1) ELSE NULL END \
+         WHERE instance_id = ?1 \
+         AND (lease_owner IS NULL OR (?2 IS NOT NULL AND COALESCE(lease_until, 0) <= ?2))",
     )
-    .bind(ready)
     .bind(id_value(instance))
+    .bind(now.map(Timestamp::as_millis))
     .execute(&mut cx.conn)
     .await
     .map_err(db_error)?;
@@ -433,20 +410,9 @@ pub(crate) async fn finish(
         }
     }
     match &target {
-        // What `lease_lane(.., None)` then `recompute_lane` do, in one
-        // statement (this runs once per delivered webhook): the lease ends,
-        // and the lane is due when its new head is, or rests.
         None => {
-            query(
-                "UPDATE hook_lanes SET lease_owner = NULL, lease_until = NULL, ready_at = \
-                 CASE WHEN push THEN (SELECT next_attempt_at FROM notifications \
-                 WHERE instance_id = ?1 AND state = 'pending' AND target IS NULL \
-                 ORDER BY event_seq, id LIMIT 1) ELSE NULL END WHERE instance_id = ?1",
-            )
-            .bind(id_value(instance))
-            .execute(&mut cx.conn)
-            .await
-            .map_err(db_error)?;
+            lease_lane(cx, instance, None, None).await?;
+            recompute_lane(cx, instance, Some(done_at)).await?;
         }
         Some(url) => {
             lease_lane(cx, instance, Some(url), None).await?;

@@ -229,17 +229,14 @@ fn pin_to_one_core() {
 /// driven by the writer's own reactor. With `pin`, the thread keeps to one
 /// core (see [`pin_to_one_core`]): the push drain went from 1 070 to 3 500
 /// deliveries/s with it, end to end from 131 to 420 messages/s.
-pub(crate) async fn spawn<F>(
-    connect: F,
-    rx: mpsc::Receiver<Op>,
-    batch_max: usize,
-    pin: bool,
-    signal: NotificationSignal,
-    cache: Arc<InstanceCache>,
-) -> StoreResult<()>
+pub(crate) async fn spawn<F>(connect: F, batch_max: usize, pin: bool) -> StoreResult<Writer>
 where
     F: Future<Output = StoreResult<Conn>> + Send + 'static,
 {
+    let batch_max = batch_max.max(1);
+    let (writes, rx) = mpsc::channel(batch_max * 8);
+    let writer = Writer { writes, signal: NotificationSignal::default(), cache: Arc::default() };
+    let (signal, cache) = (writer.signal.clone(), writer.cache.clone());
     let (opened, ready) = oneshot::channel();
     std::thread::Builder::new()
         .name("chatgate-writer".into())
@@ -269,7 +266,17 @@ where
             });
         })
         .map_err(|e| StoreError::Unavailable(format!("cannot start the store writer: {e}")))?;
-    ready.await.map_err(|_| StoreError::Unavailable("the store writer did not start".into()))?
+    ready.await.map_err(|_| StoreError::Unavailable("the store writer did not start".into()))??;
+    Ok(writer)
+}
+
+/// A running writer: where to send it ops, and what it shares with the
+/// store's readers (the wake-ups it fires, the instance cache it keeps
+/// true).
+pub(crate) struct Writer {
+    pub(crate) writes: mpsc::Sender<Op>,
+    pub(crate) signal: NotificationSignal,
+    pub(crate) cache: Arc<InstanceCache>,
 }
 
 /// Runs the writer until a `Shutdown` op or until every sender is gone.

@@ -62,13 +62,10 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chatgate_core::signal::NotificationSignal;
 use chatgate_core::store::{StoreError, StoreResult};
 use sqlx::ConnectOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use tokio::sync::mpsc;
 
-use crate::cache::InstanceCache;
 use rows::db_error;
 
 /// The SQLite implementation of [`Store`](chatgate_core::store::Store).
@@ -163,16 +160,10 @@ impl store::SqlStore {
             .connect_with(connect.clone())
             .await
             .map_err(db_error)?;
-        let (writes, rx) = mpsc::channel(options.batch_max.max(1) * 8);
-        let signal = NotificationSignal::default();
-        let cache = Arc::new(InstanceCache::default());
-        writer::spawn(
+        let writer::Writer { writes, signal, cache } = writer::spawn(
             async move { connect.connect().await.map_err(db_error) },
-            rx,
-            options.batch_max.max(1),
+            options.batch_max,
             options.pin_writer,
-            signal.clone(),
-            cache.clone(),
         )
         .await?;
         Ok(Arc::new(Self { reader, cache, writes, signal, backend: options.path }))
