@@ -13,20 +13,35 @@ use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::{InstancePath, bearer_token};
 
-/// The partner token from the configuration, kept only as its hash.
+/// The partner token from the configuration, kept only as its hash and as
+/// the key that signs admin sessions derived from it.
 #[derive(Clone)]
-pub struct PartnerToken(TokenHash);
+pub struct PartnerToken {
+    hash: TokenHash,
+    session_key: [u8; 32],
+}
 
 impl PartnerToken {
     /// Wraps the configured token.
     pub fn new(token: &str) -> Self {
-        Self(TokenHash::of(token))
+        use sha2::Digest;
+        // A key of its own for sessions, so a session cookie says nothing
+        // about the token; changing the token ends every admin session.
+        let mut hasher = sha2::Sha256::new();
+        hasher.update(b"chatgate admin session key v1\0");
+        hasher.update(token.as_bytes());
+        Self { hash: TokenHash::of(token), session_key: hasher.finalize().into() }
     }
 
     /// Whether a presented token is the partner token. Both sides are hashed
     /// first, so neither the content nor the length leaks through timing.
     pub fn matches(&self, presented: &str) -> bool {
-        self.0.matches(&TokenHash::of(presented))
+        self.hash.matches(&TokenHash::of(presented))
+    }
+
+    /// The key that signs the admin UI's session cookies and CSRF tokens.
+    pub(crate) fn session_key(&self) -> &[u8; 32] {
+        &self.session_key
     }
 }
 

@@ -9,6 +9,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod auth;
 pub mod dialects;
 pub mod error;
@@ -72,6 +73,7 @@ pub fn app(state: AppState, config: &HttpConfig) -> Router {
     Router::new()
         .merge(health::router())
         .merge(native::router())
+        .merge(admin::router())
         .merge(files::router())
         .merge(dialects::router(state.greenapi.config.max_upload_bytes, state.meta.max_body_bytes))
         .merge(inbound::router(state.meta.max_body_bytes))

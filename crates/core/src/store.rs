@@ -354,6 +354,18 @@ pub struct PartnerInstance {
     pub deleted_at: Option<Timestamp>,
 }
 
+/// The work waiting for one instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backlog {
+    /// The instance.
+    pub instance: InstanceId,
+    /// Messages queued or being sent.
+    pub queued: u64,
+    /// Notifications not yet delivered or acknowledged (status callbacks
+    /// excluded).
+    pub pending_notifications: u64,
+}
+
 /// One entry of a chat's history.
 #[allow(clippy::large_enum_variant)] // short-lived, built for one listing
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -599,6 +611,16 @@ pub trait Store: Send + Sync + 'static {
         after_seq: u64,
         limit: usize,
     ) -> StoreResult<Vec<Event>>;
+
+    /// The instance's latest journal events, newest first (the operator's
+    /// view).
+    async fn latest_events(&self, instance: InstanceId, limit: usize) -> StoreResult<Vec<Event>>;
+
+    /// For every live instance with work waiting: how many messages are
+    /// queued or sending and how many notifications wait to be pushed or
+    /// pulled (the admin overview; two grouped queries, not two per
+    /// instance).
+    async fn backlogs(&self) -> StoreResult<Vec<Backlog>>;
 
     /// One event of an instance.
     async fn event(&self, instance: InstanceId, id: EventId) -> StoreResult<Option<Event>>;

@@ -88,6 +88,7 @@ on_both_backends!(
     an_account_resolves_to_its_live_instance_as_connections_change,
     everything_is_still_there_after_reopening_the_store,
     a_closed_store_refuses_writes_as_unavailable,
+    the_admin_overview_counts_backlogs_per_instance_and_lists_the_latest_events,
 );
 
 async fn instance(store: &dyn Store, delay_ms: u32) -> (Instance, ApiToken) {
@@ -415,4 +416,50 @@ async fn a_closed_store_refuses_writes_as_unavailable(db: TestDb) {
     store.close().await;
     let err = store.enqueue(new_message(instance.id, "late", T0)).await.unwrap_err();
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+}
+
+fn customer_text(n: usize, at: Timestamp) -> chatgate_core::event::Inbound {
+    use chatgate_core::event::{EventPayload, InboundKind, IncomingMessage, Sender};
+    chatgate_core::event::Inbound {
+        payload: EventPayload::IncomingMessage(IncomingMessage {
+            message_id: format!("mid.{n}"),
+            from: Sender { id: "u1".into(), username: None, name: None },
+            kind: InboundKind::Text,
+            text: Some(format!("text {n}")),
+            media: None,
+            reply_to: None,
+            quick_reply_payload: None,
+            location: None,
+            contact: None,
+            story: None,
+            referral: None,
+        }),
+        occurred_at: at,
+        platform_time: None,
+    }
+}
+
+async fn the_admin_overview_counts_backlogs_per_instance_and_lists_the_latest_events(db: TestDb) {
+    let store = db.open().await;
+    let (busy, _) = instance(&*store, 0).await;
+    let (idle, _) = instance(&*store, 0).await;
+    for n in 0..3 {
+        store.enqueue(new_message(busy.id, &format!("{n}"), T0)).await.unwrap();
+    }
+    let events: Vec<_> = (0..5).map(|n| customer_text(n, T0)).collect();
+    store.ingest(busy.id, events, T0).await.unwrap();
+
+    let backlogs = store.backlogs().await.unwrap();
+    let busy_backlog = backlogs.iter().find(|b| b.instance == busy.id).unwrap();
+    assert_eq!(busy_backlog.queued, 3);
+    assert_eq!(
+        busy_backlog.pending_notifications,
+        store.pending_notifications(busy.id).await.unwrap()
+    );
+    assert!(backlogs.iter().all(|b| b.instance != idle.id), "an idle instance has no row");
+
+    let latest = store.latest_events(busy.id, 2).await.unwrap();
+    let seqs: Vec<u64> = latest.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, [5, 4], "newest first");
+    assert!(store.latest_events(idle.id, 10).await.unwrap().is_empty());
 }

@@ -11,7 +11,7 @@ use chatgate_core::instance::{Account, SealedToken};
 use chatgate_core::message::NewMessage;
 use chatgate_core::signal::NotificationSignal;
 use chatgate_core::store::{
-    ChatEntry, ChatRead, Claim, ClaimRequest, Delivery, DeliveryAttempt, Enqueued, Finish,
+    Backlog, ChatEntry, ChatRead, Claim, ClaimRequest, Delivery, DeliveryAttempt, Enqueued, Finish,
     Finished, HookClaim, HookFinish, Ingested, NewInstance, Notification, NotificationState,
     PartnerInstance, Purged, Receipt, ReceiptOutcome, ReplayFrom, Store, StoreError, StoreResult,
     StoredFile, WorkerId,
@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 use super::backend::{Conn, DbPool, query};
 use super::journal::event_columns;
-use super::rows::{db_error, id_value, instance_columns, message_columns};
+use super::rows::{db_error, id_value, instance_columns, instance_id, message_columns};
 use super::writer::Op;
 use super::{journal, rows};
 use crate::cache::InstanceCache;
@@ -508,6 +508,56 @@ impl Store for SqlStore {
         .iter()
         .map(journal::event)
         .collect()
+    }
+
+    async fn latest_events(&self, instance: InstanceId, limit: usize) -> StoreResult<Vec<Event>> {
+        query(concat!(
+            "SELECT ",
+            event_columns!(),
+            " FROM events e WHERE e.instance_id = ? ORDER BY e.seq DESC LIMIT ?"
+        ))
+        .bind(id_value(instance))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(journal::event)
+        .collect()
+    }
+
+    async fn backlogs(&self) -> StoreResult<Vec<Backlog>> {
+        let mut backlogs = std::collections::BTreeMap::<i64, (u64, u64)>::new();
+        let queued = query(
+            "SELECT instance_id, COUNT(*) AS n FROM messages \
+             WHERE status IN ('queued', 'sending') GROUP BY instance_id",
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_error)?;
+        for row in queued {
+            let n: i64 = row.try_get("n").map_err(db_error)?;
+            backlogs.entry(row.try_get("instance_id").map_err(db_error)?).or_default().0 =
+                u64::try_from(n).unwrap_or(0);
+        }
+        let pending = query(
+            "SELECT instance_id, COUNT(*) AS n FROM notifications \
+             WHERE state = 'pending' AND target IS NULL GROUP BY instance_id",
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_error)?;
+        for row in pending {
+            let n: i64 = row.try_get("n").map_err(db_error)?;
+            backlogs.entry(row.try_get("instance_id").map_err(db_error)?).or_default().1 =
+                u64::try_from(n).unwrap_or(0);
+        }
+        backlogs
+            .into_iter()
+            .map(|(id, (queued, pending_notifications))| {
+                Ok(Backlog { instance: instance_id(id)?, queued, pending_notifications })
+            })
+            .collect()
     }
 
     async fn event(&self, instance: InstanceId, id: EventId) -> StoreResult<Option<Event>> {
