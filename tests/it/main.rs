@@ -16,6 +16,7 @@ mod instagram;
 mod instances;
 mod meta_ingest;
 mod nodes;
+mod openapi;
 mod operator;
 mod pacing;
 mod pull;

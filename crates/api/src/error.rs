@@ -9,6 +9,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chatgate_core::{Error, Missing};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// An error answer of the native API.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,12 +24,23 @@ pub struct ApiError {
     pub field: Option<String>,
 }
 
-#[derive(Serialize)]
-struct ErrorOut<'a> {
-    code: &'a str,
-    detail: &'a str,
+/// The body of every error answer of the native API.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorOut<'a> {
+    /// A stable machine-readable code: `invalid_request`, `malformed_json`,
+    /// `unauthorized`, `not_found`, `conflict`, `instance_unavailable`,
+    /// `push_mode`, `payload_too_large`, `unsupported_media_type`,
+    /// `platform_unavailable`, `unavailable`, `internal`, …
+    #[schema(example = "invalid_request")]
+    pub code: &'a str,
+    /// What went wrong, for people.
+    pub detail: &'a str,
+    /// The request field that is wrong, when one is (a JSON path such as
+    /// `to.id`, a query parameter or a header name).
     #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<&'a str>,
+    #[schema(nullable = false)]
+    pub field: Option<&'a str>,
 }
 
 impl ApiError {

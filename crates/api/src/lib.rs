@@ -1,4 +1,5 @@
-//! chatgate's HTTP surface on axum: the native REST API, health, and the
+//! chatgate's HTTP surface on axum: the native REST API (with its OpenAPI
+//! document and Swagger UI, see [`openapi`]), health, and the
 //! layers every route shares (body limit, request ids, tracing without
 //! secrets, panics turned into a JSON 500).
 //!
@@ -18,6 +19,7 @@ pub mod files;
 pub mod health;
 pub mod inbound;
 pub mod native;
+pub mod openapi;
 
 use std::sync::Arc;
 
@@ -70,9 +72,11 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole HTTP application.
 pub fn app(state: AppState, config: &HttpConfig) -> Router {
+    let (native, document) = native::router().split_for_parts();
     Router::new()
         .merge(health::router())
-        .merge(native::router())
+        .merge(native)
+        .merge(openapi::router(document))
         .merge(admin::router())
         .merge(files::router())
         .merge(dialects::router(state.greenapi.config.max_upload_bytes, state.meta.max_body_bytes))

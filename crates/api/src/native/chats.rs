@@ -4,17 +4,18 @@
 //! profile and when they last wrote, which opens the 24-hour window).
 
 use axum::Json;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::wire::ContactOut;
 use crate::AppState;
 use crate::auth::InstanceCaller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorOut};
 use crate::extract::parse_json;
 
 /// Longest contact id accepted in a path.
@@ -34,13 +35,38 @@ fn contact_of(path: ChatPath) -> ApiResult<String> {
 }
 
 /// `POST …/chats/{contactId}/read`, body optional: `{"messageId"}`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct ReadIn {
+    /// The platform id of the last message read.
     #[serde(default)]
     message_id: Option<String>,
 }
 
+/// Marks the chat read on the platform (Instagram: `mark_seen`).
+///
+/// The body is optional.
+#[utoipa::path(
+    post,
+    path = "/api/v1/instances/{id}/chats/{contactId}/read",
+    operation_id = "markChatRead",
+    tag = "chats",
+    security(("instanceToken" = []), ("partnerToken" = [])),
+    params(
+        ("id" = u64, Path, description = "The instance id (10 digits)"),
+        ("contactId" = String, Path, description = "The platform's id of the contact"),
+    ),
+    request_body = Option<ReadIn>,
+    responses(
+        (status = 204, description = "Marked read"),
+        (status = 400, description = "The id, the contact id or the body is wrong", body = ErrorOut),
+        (status = 401, description = "No token, or not this instance's", body = ErrorOut),
+        (status = 404, description = "No instance has this id", body = ErrorOut),
+        (status = 409, description = "The instance is unavailable", body = ErrorOut),
+        (status = 502, description = "The platform could not be reached; nothing changed", body = ErrorOut),
+        (status = 503, description = "The database is unavailable", body = ErrorOut),
+    )
+)]
 async fn read(
     State(state): State<AppState>,
     InstanceCaller(instance): InstanceCaller,
@@ -58,6 +84,27 @@ async fn read(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Shows "typing…" to the contact (Instagram: `typing_on`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/instances/{id}/chats/{contactId}/typing",
+    operation_id = "showTyping",
+    tag = "chats",
+    security(("instanceToken" = []), ("partnerToken" = [])),
+    params(
+        ("id" = u64, Path, description = "The instance id (10 digits)"),
+        ("contactId" = String, Path, description = "The platform's id of the contact"),
+    ),
+    responses(
+        (status = 204, description = "Shown"),
+        (status = 400, description = "The id or the contact id is wrong", body = ErrorOut),
+        (status = 401, description = "No token, or not this instance's", body = ErrorOut),
+        (status = 404, description = "No instance has this id", body = ErrorOut),
+        (status = 409, description = "The instance is unavailable", body = ErrorOut),
+        (status = 502, description = "The platform could not be reached; nothing changed", body = ErrorOut),
+        (status = 503, description = "The database is unavailable", body = ErrorOut),
+    )
+)]
 async fn typing(
     State(state): State<AppState>,
     InstanceCaller(instance): InstanceCaller,
@@ -68,29 +115,46 @@ async fn typing(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Shows what is known of a contact: the profile and when they last wrote,
+/// which opens the 24-hour window.
+#[utoipa::path(
+    get,
+    path = "/api/v1/instances/{id}/contacts/{contactId}",
+    operation_id = "showContact",
+    tag = "chats",
+    security(("instanceToken" = []), ("partnerToken" = [])),
+    params(
+        ("id" = u64, Path, description = "The instance id (10 digits)"),
+        ("contactId" = String, Path, description = "The platform's id of the contact"),
+    ),
+    responses(
+        (status = 200, description = "The contact", body = ContactOut),
+        (status = 400, description = "The id or the contact id is wrong", body = ErrorOut),
+        (status = 401, description = "No token, or not this instance's", body = ErrorOut),
+        (status = 404, description = "No instance has this id, or the contact never wrote to it", body = ErrorOut),
+        (status = 503, description = "The database is unavailable", body = ErrorOut),
+    )
+)]
 async fn contact(
     State(state): State<AppState>,
     InstanceCaller(instance): InstanceCaller,
     Path(path): Path<ChatPath>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ContactOut>> {
     let id = contact_of(path)?;
     let known = state
         .gateway
         .contact(instance.id, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("this contact never wrote to the instance"))?;
-    Ok(Json(json!({
-        "id": known.id,
-        "username": known.username,
-        "name": known.name,
-        "lastInboundAt": known.last_inbound_at.map(|t| t.to_rfc3339()),
-    })))
+    Ok(Json(ContactOut {
+        id: known.id,
+        username: known.username,
+        name: known.name,
+        last_inbound_at: known.last_inbound_at.map(|t| t.to_rfc3339()),
+    }))
 }
 
-/// The chat routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/instances/{id}/chats/{contactId}/read", post(read))
-        .route("/api/v1/instances/{id}/chats/{contactId}/typing", post(typing))
-        .route("/api/v1/instances/{id}/contacts/{contactId}", get(contact))
+/// The chat routes, with their documentation.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(read)).routes(routes!(typing)).routes(routes!(contact))
 }

@@ -5,20 +5,24 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
 use chatgate_core::Timestamp;
 use chatgate_core::store::{Delivery, NotificationState, ReplayFrom};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::hooks::event_json;
+use super::hooks::event_out;
+use super::wire::{
+    AttemptOut, DeliveriesOut, DeliveryOut, EventsOut, NotificationOut, PendingOut, QueuedOut,
+    ReceiptOut,
+};
 use crate::AppState;
 use crate::auth::InstanceCaller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorOut};
 use crate::extract::{EventPath, JsonBody, QueryParams, ReceiptPath};
 
 /// Shortest and longest long-poll, in seconds (GREEN-API's receiveTimeout).
@@ -26,14 +30,35 @@ pub const WAIT_SECONDS: std::ops::RangeInclusive<u64> = 5..=60;
 /// The long-poll when none is asked for.
 pub const DEFAULT_WAIT_SECONDS: u64 = 5;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct NextQuery {
+    /// How long to wait for a notification, in seconds (5 … 60, default 5).
     wait: Option<u64>,
 }
 
-/// `GET …/notifications/next?wait=N`: the oldest unacknowledged
-/// notification, waiting up to N seconds for one; 204 when none came.
+/// Pulls the oldest unacknowledged notification.
+///
+/// Waits up to `wait` seconds for one; the same one is answered until it is
+/// acknowledged. Only while no `webhookUrl` is set.
+#[utoipa::path(
+    get,
+    path = "/api/v1/instances/{id}/notifications/next",
+    operation_id = "receiveNotification",
+    tag = "events",
+    security(("instanceToken" = []), ("partnerToken" = [])),
+    params(("id" = u64, Path, description = "The instance id (10 digits)"), NextQuery),
+    responses(
+        (status = 200, description = "The notification", body = NotificationOut),
+        (status = 204, description = "None came within the wait"),
+        (status = 400, description = "The id or `wait` is wrong", body = ErrorOut),
+        (status = 401, description = "No token, or not this instance's", body = ErrorOut),
+        (status = 404, description = "No instance has this id", body = ErrorOut),
+        (status = 409, description = "`push_mode`: the instance pushes to its webhookUrl", body = ErrorOut),
+        (status = 503, description = "The database is unavailable", body = ErrorOut),
+    )
+)]
 async fn next(
     State(state): State<AppState>,
     InstanceCaller(instance): InstanceCaller,
@@ -59,14 +84,28 @@ async fn next(
     }
     let next = state.gateway.next_notification(instance.id, Duration::from_secs(wait)).await?;
     Ok(match next {
-        Some(n) => {
-            Json(json!({"receiptId": n.receipt_id, "event": event_json(&n.event)})).into_response()
-        }
+        Some(n) => Json(NotificationOut { receipt_id: n.receipt_id, event: event_out(&n.event) })
+            .into_response(),
         None => StatusCode::NO_CONTENT.into_response(),
     })
 }
 
-/// `DELETE …/notifications/{receiptId}`: acknowledges a pulled notification.
+/// Acknowledges a pulled notification.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/instances/{id}/notifications/{receiptId}",
+    operation_id = "acknowledgeNotification",
+    tag = "events",
+    security(("instanceToken" = []), ("partnerToken" = [])),
+    params(("id" = u64, Path, description = "The instance id (10 digits)"), ("receiptId" = u64, Path, description = "The notification's receipt id")),
+    responses(
+        (status = 204, description = "Acknowledged"),
+        (status = 400, description = "The id or the receipt id is not a number", body = ErrorOut),
+        (status = 401, description = "No token, or not this instance's", body = ErrorOut),
+        (status = 404, description = "No instance has this id, or no pending notification has this receipt id", body = ErrorOut),
+        (status = 503, description = "The database is unavailable", body = ErrorOut),
+    )
+)]
 async fn ack(
     State(state): State<AppState>,
     InstanceCaller(instance): InstanceCaller,
@@ -76,58 +115,126 @@ async fn ack(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET …/notifications/count`.
+/// Counts the notifications not yet acknowledged or delivered.
+#[utoipa::path(
+    get,
+    path = "/api/v1/instances/{id}/notifications/count",
+    operation_id = "countNotifications",
+    tag = "events",
+    security(("instanceToken" = []), ("partnerToken" = [])),
+    params(("id" = u64, Path, description = "The instance id (10 digits)")),
+    responses(
+        (status = 200, description = "How many are pending", body = PendingOut),
+        (status = 400, description = "The id is not a 10-digit number", body = ErrorOut),
+        (status = 401, description = "No token, or not this instance's", body = ErrorOut),
+        (status = 404, description = "No instance has this id", body = ErrorOut),
+        (status = 503, description = "The database is unavailable", body = ErrorOut),
+    )
+)]
 async fn count(
     State(state): State<AppState>,
     InstanceCaller(instance): InstanceCaller,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({"pending": state.gateway.pending_notifications(instance.id).await?})))
+) -> ApiResult<Json<PendingOut>> {
+    Ok(Json(PendingOut { pending: state.gateway.pending_notifications(instance.id).await? }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct EventsQuery {
+    /// Only events with a greater sequence number (default 0).
     after_seq: Option<u64>,
+    /// At most this many (≤ 1000, default 100).
     limit: Option<usize>,
 }
 
-/// `GET …/events?afterSeq=&limit=`: the journal, oldest first.
+/// Reads the journal, oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/instances/{id}/events",
+    operation_id = "listEvents",
+    tag = "events",
+    security(("instanceToken" = []), ("partnerToken" = [])),
+    params(("id" = u64, Path, description = "The instance id (10 digits)"), EventsQuery),
+    responses(
+        (status = 200, description = "The events", body = EventsOut),
+        (status = 400, description = "The id or a query parameter is wrong", body = ErrorOut),
+        (status = 401, description = "No token, or not this instance's", body = ErrorOut),
+        (status = 404, description = "No instance has this id", body = ErrorOut),
+        (status = 503, description = "The database is unavailable", body = ErrorOut),
+    )
+)]
 async fn events(
     State(state): State<AppState>,
     InstanceCaller(instance): InstanceCaller,
     QueryParams(query): QueryParams<EventsQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<EventsOut>> {
     let events = state
         .gateway
         .events(instance.id, query.after_seq.unwrap_or(0), query.limit.unwrap_or(100))
         .await?;
-    Ok(Json(json!({"events": events.iter().map(event_json).collect::<Vec<_>>()})))
+    Ok(Json(EventsOut { events: events.iter().map(event_out).collect() }))
 }
 
-/// `POST …/events/{eventId}/redeliver`: queues the event again (same event
-/// id, so consumers deduplicate).
+/// Queues an event again, with the same event id (consumers deduplicate).
+#[utoipa::path(
+    post,
+    path = "/api/v1/instances/{id}/events/{eventId}/redeliver",
+    operation_id = "redeliverEvent",
+    tag = "events",
+    security(("instanceToken" = []), ("partnerToken" = [])),
+    params(("id" = u64, Path, description = "The instance id (10 digits)"), ("eventId" = String, Path, description = "The event id (a UUID)")),
+    responses(
+        (status = 202, description = "Queued", body = ReceiptOut),
+        (status = 400, description = "The id is not a 10-digit number", body = ErrorOut),
+        (status = 401, description = "No token, or not this instance's", body = ErrorOut),
+        (status = 404, description = "No instance has this id, or it has no such event", body = ErrorOut),
+        (status = 503, description = "The database is unavailable", body = ErrorOut),
+    )
+)]
 async fn redeliver(
     State(state): State<AppState>,
     InstanceCaller(instance): InstanceCaller,
     EventPath(event): EventPath,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<ReceiptOut>)> {
     let receipt = state.gateway.redeliver(instance.id, event).await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({"receiptId": receipt}))))
+    Ok((StatusCode::ACCEPTED, Json(ReceiptOut { receipt_id: receipt })))
 }
 
-#[derive(Debug, Deserialize)]
+/// Where a replay starts: exactly one of `afterSeq` or `since`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct ReplayIn {
+    /// Every event with a greater sequence number.
     after_seq: Option<u64>,
+    /// Every event at or after this RFC 3339 time.
     since: Option<String>,
 }
 
-/// `POST …/events/replay {afterSeq | since}`: queues every event from there.
+/// Queues every event from a point in the journal again.
+#[utoipa::path(
+    post,
+    path = "/api/v1/instances/{id}/events/replay",
+    operation_id = "replayEvents",
+    tag = "events",
+    security(("instanceToken" = []), ("partnerToken" = [])),
+    params(("id" = u64, Path, description = "The instance id (10 digits)")),
+    request_body = ReplayIn,
+    responses(
+        (status = 202, description = "Queued", body = QueuedOut),
+        (status = 400, description = "The id, the body or a field is wrong", body = ErrorOut),
+        (status = 401, description = "No token, or not this instance's", body = ErrorOut),
+        (status = 404, description = "No instance has this id", body = ErrorOut),
+        (status = 413, description = "The body is too large", body = ErrorOut),
+        (status = 415, description = "The body is not JSON", body = ErrorOut),
+        (status = 503, description = "The database is unavailable", body = ErrorOut),
+    )
+)]
 async fn replay(
     State(state): State<AppState>,
     InstanceCaller(instance): InstanceCaller,
     JsonBody(body): JsonBody<ReplayIn>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<QueuedOut>)> {
     let from = match (body.after_seq, body.since) {
         (Some(seq), None) => ReplayFrom::AfterSeq(seq),
         (None, Some(since)) => {
@@ -147,43 +254,64 @@ async fn replay(
         }
     };
     let queued = state.gateway.replay(instance.id, from).await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({"queued": queued}))))
+    Ok((StatusCode::ACCEPTED, Json(QueuedOut { queued })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct DeliveriesQuery {
+    /// Only those in this state: `pending`, `delivered` or `dead`.
     state: Option<String>,
+    /// At most this many (default 100).
     limit: Option<usize>,
 }
 
-fn delivery_json(d: &Delivery) -> Value {
-    json!({
-        "receiptId": d.receipt_id,
-        "eventId": d.event.id.to_string(),
-        "type": d.event.payload.type_name(),
-        "seq": d.event.seq,
-        "state": d.state.as_str(),
-        "createdAt": d.created_at.to_rfc3339(),
-        "nextAttemptAt": d.next_attempt_at.map(|t| t.to_rfc3339()),
-        "attempts": d.attempts.iter().map(|a| json!({
-            "attempt": a.attempt,
-            "at": a.at.to_rfc3339(),
-            "url": a.url,
-            "statusCode": a.status_code,
-            "latencyMs": a.latency_ms,
-            "error": a.error,
-        })).collect::<Vec<_>>(),
-    })
+fn delivery_out(d: &Delivery) -> DeliveryOut {
+    DeliveryOut {
+        receipt_id: d.receipt_id,
+        event_id: d.event.id.to_string(),
+        kind: d.event.payload.type_name(),
+        seq: d.event.seq,
+        state: d.state.as_str(),
+        created_at: d.created_at.to_rfc3339(),
+        next_attempt_at: d.next_attempt_at.map(|t| t.to_rfc3339()),
+        attempts: d
+            .attempts
+            .iter()
+            .map(|a| AttemptOut {
+                attempt: a.attempt,
+                at: a.at.to_rfc3339(),
+                url: a.url.clone(),
+                status_code: a.status_code,
+                latency_ms: a.latency_ms,
+                error: a.error.clone(),
+            })
+            .collect(),
+    }
 }
 
-/// `GET …/deliveries?state=pending|delivered|dead&limit=`: notifications,
-/// newest first, with every push attempt.
+/// Lists notifications, newest first, with every push attempt.
+#[utoipa::path(
+    get,
+    path = "/api/v1/instances/{id}/deliveries",
+    operation_id = "listDeliveries",
+    tag = "deliveries",
+    security(("instanceToken" = []), ("partnerToken" = [])),
+    params(("id" = u64, Path, description = "The instance id (10 digits)"), DeliveriesQuery),
+    responses(
+        (status = 200, description = "The notifications", body = DeliveriesOut),
+        (status = 400, description = "The id or a query parameter is wrong", body = ErrorOut),
+        (status = 401, description = "No token, or not this instance's", body = ErrorOut),
+        (status = 404, description = "No instance has this id", body = ErrorOut),
+        (status = 503, description = "The database is unavailable", body = ErrorOut),
+    )
+)]
 async fn deliveries(
     State(state): State<AppState>,
     InstanceCaller(instance): InstanceCaller,
     QueryParams(query): QueryParams<DeliveriesQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DeliveriesOut>> {
     let filter = match query.state.as_deref() {
         None => None,
         Some("pending") => Some(NotificationState::Pending),
@@ -198,17 +326,17 @@ async fn deliveries(
     };
     let deliveries =
         state.gateway.deliveries(instance.id, filter, query.limit.unwrap_or(100)).await?;
-    Ok(Json(json!({"deliveries": deliveries.iter().map(delivery_json).collect::<Vec<_>>()})))
+    Ok(Json(DeliveriesOut { deliveries: deliveries.iter().map(delivery_out).collect() }))
 }
 
-/// The event routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/instances/{id}/notifications/next", get(next))
-        .route("/api/v1/instances/{id}/notifications/count", get(count))
-        .route("/api/v1/instances/{id}/notifications/{receiptId}", delete(ack))
-        .route("/api/v1/instances/{id}/events", get(events))
-        .route("/api/v1/instances/{id}/events/replay", post(replay))
-        .route("/api/v1/instances/{id}/events/{eventId}/redeliver", post(redeliver))
-        .route("/api/v1/instances/{id}/deliveries", get(deliveries))
+/// The event routes, with their documentation.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(next))
+        .routes(routes!(count))
+        .routes(routes!(ack))
+        .routes(routes!(events))
+        .routes(routes!(replay))
+        .routes(routes!(redeliver))
+        .routes(routes!(deliveries))
 }

@@ -18,7 +18,7 @@ use chatgate_core::hooks::HookFormat;
 use chatgate_core::{Event, Instance, Recipient};
 use serde_json::{Value, json};
 
-use super::wire::MessageOut;
+use super::wire::{EventOut, MessageOut};
 
 /// Renders events as native webhooks.
 #[derive(Debug, Clone, Copy, Default)]
@@ -32,14 +32,19 @@ impl HookFormat for NativeHooks {
 
 /// An event as native JSON.
 pub fn event_json(event: &Event) -> Value {
-    json!({
-        "id": event.id.to_string(),
-        "instanceId": event.instance_id.get(),
-        "seq": event.seq,
-        "type": event.payload.type_name(),
-        "timestamp": event.at.to_rfc3339(),
-        "data": data(&event.payload),
-    })
+    serde_json::to_value(event_out(event)).unwrap_or_default()
+}
+
+/// An event as the native API answers it.
+pub fn event_out(event: &Event) -> EventOut {
+    EventOut {
+        id: event.id.to_string(),
+        instance_id: event.instance_id.get(),
+        seq: event.seq,
+        kind: event.payload.type_name(),
+        timestamp: event.at.to_rfc3339(),
+        data: data(&event.payload),
+    }
 }
 
 fn sender(s: &Sender) -> Value {

@@ -2,10 +2,8 @@
 //! instances, and connect them to their platform account.
 
 use axum::Json;
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, put};
 use chatgate_core::gateway::{CreateInstance, check_connection};
 use chatgate_core::instance::UnknownKind;
 use chatgate_core::{
@@ -13,11 +11,37 @@ use chatgate_core::{
 };
 
 use super::wire::{ConnectionIn, CreatedInstanceOut, InstanceIn, InstanceOut};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
 use crate::AppState;
 use crate::auth::Partner;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorOut};
 use crate::extract::{InstancePath, JsonBody};
 
+/// Creates an instance.
+///
+/// The answer carries the instance's API token, shown this once (it is
+/// stored hashed). With `connection`, the instance is connected at once;
+/// if that fails it is not created.
+#[utoipa::path(
+    post,
+    path = "/api/v1/instances",
+    operation_id = "createInstance",
+    tag = "instances",
+    security(("partnerToken" = [])),
+    request_body = InstanceIn,
+    responses(
+        (status = 201, description = "The instance, with its API token", body = CreatedInstanceOut),
+        (status = 400, description = "A malformed body or a wrong field", body = ErrorOut),
+        (status = 401, description = "No partner token", body = ErrorOut),
+        (status = 409, description = "Another instance is connected to the account", body = ErrorOut),
+        (status = 413, description = "The body is too large", body = ErrorOut),
+        (status = 415, description = "The body is not JSON", body = ErrorOut),
+        (status = 502, description = "The platform could not be reached", body = ErrorOut),
+        (status = 503, description = "The database is unavailable", body = ErrorOut),
+    )
+)]
 async fn create(
     State(state): State<AppState>,
     _: Partner,
@@ -73,9 +97,30 @@ async fn create(
     ))
 }
 
-/// `PUT /api/v1/instances/{id}/connection`: connects an instance to its
-/// platform account, checked with the platform; answers the instance,
-/// `authorized` or `notAuthorized` with the platform's reason.
+/// Connects an instance to its platform account.
+///
+/// The access token is checked with the platform; answers the instance,
+/// `authorized`, or `notAuthorized` with the platform's reason.
+#[utoipa::path(
+    put,
+    path = "/api/v1/instances/{id}/connection",
+    operation_id = "connectInstance",
+    tag = "instances",
+    security(("partnerToken" = [])),
+    params(("id" = u64, Path, description = "The instance id (10 digits)")),
+    request_body = ConnectionIn,
+    responses(
+        (status = 200, description = "The instance", body = InstanceOut),
+        (status = 400, description = "A malformed body, a wrong field, or a token refused while a working connection is kept", body = ErrorOut),
+        (status = 401, description = "No partner token", body = ErrorOut),
+        (status = 404, description = "No instance has this id", body = ErrorOut),
+        (status = 409, description = "Another instance is connected to the account", body = ErrorOut),
+        (status = 413, description = "The body is too large", body = ErrorOut),
+        (status = 415, description = "The body is not JSON", body = ErrorOut),
+        (status = 502, description = "The platform could not be reached; nothing changed", body = ErrorOut),
+        (status = 503, description = "The database is unavailable", body = ErrorOut),
+    )
+)]
 async fn connect(
     State(state): State<AppState>,
     _: Partner,
@@ -113,11 +158,40 @@ fn prefixed(error: chatgate_core::Error, field: &'static str) -> ApiError {
     }
 }
 
+/// Lists every instance, oldest first (no tokens).
+#[utoipa::path(
+    get,
+    path = "/api/v1/instances",
+    operation_id = "listInstances",
+    tag = "instances",
+    security(("partnerToken" = [])),
+    responses(
+        (status = 200, description = "Every instance", body = Vec<InstanceOut>),
+        (status = 401, description = "No partner token", body = ErrorOut),
+        (status = 503, description = "The database is unavailable", body = ErrorOut),
+    )
+)]
 async fn list(State(state): State<AppState>, _: Partner) -> ApiResult<Json<Vec<InstanceOut>>> {
     let instances = state.gateway.instances().await?;
     Ok(Json(instances.iter().map(InstanceOut::from).collect()))
 }
 
+/// Shows one instance.
+#[utoipa::path(
+    get,
+    path = "/api/v1/instances/{id}",
+    operation_id = "showInstance",
+    tag = "instances",
+    security(("partnerToken" = [])),
+    params(("id" = u64, Path, description = "The instance id (10 digits)")),
+    responses(
+        (status = 200, description = "The instance", body = InstanceOut),
+        (status = 400, description = "The id is not a 10-digit number", body = ErrorOut),
+        (status = 401, description = "No partner token", body = ErrorOut),
+        (status = 404, description = "No instance has this id", body = ErrorOut),
+        (status = 503, description = "The database is unavailable", body = ErrorOut),
+    )
+)]
 async fn show(
     State(state): State<AppState>,
     _: Partner,
@@ -126,6 +200,23 @@ async fn show(
     Ok(Json(InstanceOut::from(&state.gateway.instance(id).await?)))
 }
 
+/// Deletes an instance: its token stops working and its queued messages
+/// fail.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/instances/{id}",
+    operation_id = "deleteInstance",
+    tag = "instances",
+    security(("partnerToken" = [])),
+    params(("id" = u64, Path, description = "The instance id (10 digits)")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "The id is not a 10-digit number", body = ErrorOut),
+        (status = 401, description = "No partner token", body = ErrorOut),
+        (status = 404, description = "No instance has this id", body = ErrorOut),
+        (status = 503, description = "The database is unavailable", body = ErrorOut),
+    )
+)]
 async fn delete(
     State(state): State<AppState>,
     _: Partner,
@@ -136,10 +227,10 @@ async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The admin routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/instances", get(list).post(create))
-        .route("/api/v1/instances/{id}", get(show).delete(delete))
-        .route("/api/v1/instances/{id}/connection", put(connect))
+/// The admin routes, with their documentation.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show, delete))
+        .routes(routes!(connect))
 }

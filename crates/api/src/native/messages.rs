@@ -2,22 +2,50 @@
 //! …/messages/{messageId}`, `GET` / `DELETE …/queue`, `GET …/queue/count`.
 
 use axum::Json;
-use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use chatgate_core::gateway::SendRequest;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::wire::{AcceptedOut, ClearedOut, CountOut, MessageIn, MessageOut, QueueOut};
 use crate::AppState;
 use crate::auth::InstanceCaller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorOut};
 use crate::extract::{JsonBody, MessagePath};
 
 /// The header that makes a retried send return the first answer.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
+/// Queues a message.
+///
+/// `to` and exactly one of `text`, `media`, `template`, `sticker`,
+/// `location`, `contact`, `reaction`; `quickReplies` may go with any of
+/// them. The message is stored before the answer.
+#[utoipa::path(
+    post,
+    path = "/api/v1/instances/{id}/messages",
+    operation_id = "sendMessage",
+    tag = "messages",
+    security(("instanceToken" = []), ("partnerToken" = [])),
+    params(
+        ("id" = u64, Path, description = "The instance id (10 digits)"),
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, description = "Makes a retried request return the first answer instead of queueing twice (at most 255 characters)"),
+    ),
+    request_body = MessageIn,
+    responses(
+        (status = 202, description = "Queued (or, with a known Idempotency-Key, the first answer)", body = AcceptedOut,
+            headers(("Idempotent-Replayed" = String, description = "`true` when this is the answer to an earlier request with the same Idempotency-Key"))),
+        (status = 400, description = "The id, the body or a field is wrong", body = ErrorOut),
+        (status = 401, description = "No token, or not this instance's", body = ErrorOut),
+        (status = 404, description = "No instance has this id", body = ErrorOut),
+        (status = 409, description = "The Idempotency-Key was used for another message, or the instance is unavailable", body = ErrorOut),
+        (status = 413, description = "The body is too large", body = ErrorOut),
+        (status = 415, description = "The body is not JSON", body = ErrorOut),
+        (status = 503, description = "The database is unavailable", body = ErrorOut),
+    )
+)]
 async fn send(
     State(state): State<AppState>,
     InstanceCaller(instance): InstanceCaller,
@@ -58,6 +86,25 @@ async fn send(
     Ok(response)
 }
 
+/// Shows a message, its status and every status it went through.
+#[utoipa::path(
+    get,
+    path = "/api/v1/instances/{id}/messages/{messageId}",
+    operation_id = "showMessage",
+    tag = "messages",
+    security(("instanceToken" = []), ("partnerToken" = [])),
+    params(
+        ("id" = u64, Path, description = "The instance id (10 digits)"),
+        ("messageId" = String, Path, description = "The message id (a UUID)"),
+    ),
+    responses(
+        (status = 200, description = "The message with its `transitions`", body = MessageOut),
+        (status = 400, description = "The id is not a 10-digit number", body = ErrorOut),
+        (status = 401, description = "No token, or not this instance's", body = ErrorOut),
+        (status = 404, description = "No instance has this id, or it has no such message", body = ErrorOut),
+        (status = 503, description = "The database is unavailable", body = ErrorOut),
+    )
+)]
 async fn show(
     State(state): State<AppState>,
     InstanceCaller(instance): InstanceCaller,
@@ -67,6 +114,23 @@ async fn show(
     Ok(Json(MessageOut::with_history(&message)))
 }
 
+/// Lists the pending (`queued` / `sending`) messages in send order, at most
+/// 1000.
+#[utoipa::path(
+    get,
+    path = "/api/v1/instances/{id}/queue",
+    operation_id = "showQueue",
+    tag = "messages",
+    security(("instanceToken" = []), ("partnerToken" = [])),
+    params(("id" = u64, Path, description = "The instance id (10 digits)")),
+    responses(
+        (status = 200, description = "The pending messages", body = QueueOut),
+        (status = 400, description = "The id is not a 10-digit number", body = ErrorOut),
+        (status = 401, description = "No token, or not this instance's", body = ErrorOut),
+        (status = 404, description = "No instance has this id", body = ErrorOut),
+        (status = 503, description = "The database is unavailable", body = ErrorOut),
+    )
+)]
 async fn queue(
     State(state): State<AppState>,
     InstanceCaller(instance): InstanceCaller,
@@ -75,6 +139,22 @@ async fn queue(
     Ok(Json(QueueOut { messages: messages.iter().map(MessageOut::summary).collect() }))
 }
 
+/// Counts the pending messages.
+#[utoipa::path(
+    get,
+    path = "/api/v1/instances/{id}/queue/count",
+    operation_id = "countQueue",
+    tag = "messages",
+    security(("instanceToken" = []), ("partnerToken" = [])),
+    params(("id" = u64, Path, description = "The instance id (10 digits)")),
+    responses(
+        (status = 200, description = "How many messages are pending", body = CountOut),
+        (status = 400, description = "The id is not a 10-digit number", body = ErrorOut),
+        (status = 401, description = "No token, or not this instance's", body = ErrorOut),
+        (status = 404, description = "No instance has this id", body = ErrorOut),
+        (status = 503, description = "The database is unavailable", body = ErrorOut),
+    )
+)]
 async fn queue_count(
     State(state): State<AppState>,
     InstanceCaller(instance): InstanceCaller,
@@ -82,6 +162,23 @@ async fn queue_count(
     Ok(Json(CountOut { count: state.gateway.queue_count(instance.id).await? }))
 }
 
+/// Clears the queue: queued messages become `failed` ("removed from the
+/// queue").
+#[utoipa::path(
+    delete,
+    path = "/api/v1/instances/{id}/queue",
+    operation_id = "clearQueue",
+    tag = "messages",
+    security(("instanceToken" = []), ("partnerToken" = [])),
+    params(("id" = u64, Path, description = "The instance id (10 digits)")),
+    responses(
+        (status = 200, description = "How many messages were removed", body = ClearedOut),
+        (status = 400, description = "The id is not a 10-digit number", body = ErrorOut),
+        (status = 401, description = "No token, or not this instance's", body = ErrorOut),
+        (status = 404, description = "No instance has this id", body = ErrorOut),
+        (status = 503, description = "The database is unavailable", body = ErrorOut),
+    )
+)]
 async fn clear_queue(
     State(state): State<AppState>,
     InstanceCaller(instance): InstanceCaller,
@@ -90,11 +187,11 @@ async fn clear_queue(
     Ok(Json(ClearedOut { removed }))
 }
 
-/// The message and queue routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/instances/{id}/messages", axum::routing::post(send))
-        .route("/api/v1/instances/{id}/messages/{messageId}", get(show))
-        .route("/api/v1/instances/{id}/queue", get(queue).delete(clear_queue))
-        .route("/api/v1/instances/{id}/queue/count", get(queue_count))
+/// The message and queue routes, with their documentation.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(send))
+        .routes(routes!(show))
+        .routes(routes!(queue, clear_queue))
+        .routes(routes!(queue_count))
 }

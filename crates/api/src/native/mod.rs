@@ -15,13 +15,13 @@ pub mod sandbox;
 pub mod settings;
 pub mod wire;
 
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::AppState;
 
-/// Every native route.
-pub fn router() -> Router<AppState> {
-    Router::new()
+/// Every native route, each with its OpenAPI documentation.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .merge(instances::router())
         .merge(settings::router())
         .merge(messages::router())

@@ -3,23 +3,24 @@
 //! and get exactly the events a real platform would produce.
 
 use axum::Json;
-use axum::Router;
 use axum::extract::State;
-use axum::routing::post;
 use chatgate_connectors::sandbox::inbound::{self, IncomingType, SandboxIncoming};
 use chatgate_core::event::Sender;
 use chatgate_core::store::Ingested;
 use chatgate_core::{ConnectorKind, Error};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::wire::IngestedOut;
 use crate::AppState;
 use crate::auth::InstanceCaller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorOut};
 use crate::extract::JsonBody;
 
 /// The customer.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[allow(missing_docs)]
 pub struct FromIn {
@@ -29,12 +30,13 @@ pub struct FromIn {
 }
 
 /// What the customer does.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[allow(missing_docs)]
 pub struct IncomingIn {
     pub from: FromIn,
-    /// text, image, video, audio, file, comment, reaction or status.
+    /// text, image, video, audio, file, comment, reaction, status, location
+    /// or contact.
     #[serde(rename = "type")]
     pub kind: String,
     pub text: Option<String>,
@@ -60,11 +62,35 @@ pub struct IncomingIn {
     pub phone: Option<String>,
 }
 
+/// Plays the customer of a sandbox instance.
+///
+/// Produces exactly the event a real platform would, and records the
+/// customer as a contact. The same `id` twice is a platform redelivery:
+/// stored once, answered `duplicate: true`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/instances/{id}/sandbox/incoming",
+    operation_id = "playSandboxCustomer",
+    tag = "sandbox",
+    security(("instanceToken" = []), ("partnerToken" = [])),
+    params(("id" = u64, Path, description = "The instance id (10 digits)")),
+    request_body = IncomingIn,
+    responses(
+        (status = 200, description = "The event it produced", body = IngestedOut),
+        (status = 400, description = "The id, the body or a field is wrong", body = ErrorOut),
+        (status = 401, description = "No token, or not this instance's", body = ErrorOut),
+        (status = 404, description = "No instance has this id", body = ErrorOut),
+        (status = 409, description = "`instance_unavailable`: not a sandbox instance", body = ErrorOut),
+        (status = 413, description = "The body is too large", body = ErrorOut),
+        (status = 415, description = "The body is not JSON", body = ErrorOut),
+        (status = 503, description = "The database is unavailable", body = ErrorOut),
+    )
+)]
 async fn incoming(
     State(state): State<AppState>,
     InstanceCaller(instance): InstanceCaller,
     JsonBody(body): JsonBody<IncomingIn>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<IngestedOut>> {
     if instance.kind != ConnectorKind::Sandbox {
         return Err(Error::InstanceUnavailable(
             "only a sandbox instance has a customer to play; real platforms report through their webhooks".into(),
@@ -119,12 +145,14 @@ async fn incoming(
     let event = inbound::event(request).map_err(ApiError::from_violation)?;
     let outcome = state.gateway.ingest(instance.id, vec![event]).await?;
     Ok(Json(match outcome.first() {
-        Some(Ingested::Stored(id)) => json!({"eventId": id.to_string(), "duplicate": false}),
-        _ => json!({"eventId": null, "duplicate": true}),
+        Some(Ingested::Stored(id)) => {
+            IngestedOut { event_id: Some(id.to_string()), duplicate: false }
+        }
+        _ => IngestedOut { event_id: None, duplicate: true },
     }))
 }
 
-/// The sandbox routes.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/instances/{id}/sandbox/incoming", post(incoming))
+/// The sandbox routes, with their documentation.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(incoming))
 }

@@ -10,9 +10,10 @@ use chatgate_core::{
     FieldPath, Instance, OutboundMessage, Recipient, Settings, SettingsPatch, Violation,
 };
 use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
 
 /// `POST /api/v1/instances`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct InstanceIn {
     /// `sandbox`, `instagram` or `whatsapp`.
@@ -30,7 +31,7 @@ pub struct InstanceIn {
 
 /// `PUT /api/v1/instances/{id}/connection`: the platform account and its
 /// access token. `Debug` never shows the token.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConnectionIn {
     /// The platform's id of the account (the Instagram professional
@@ -47,11 +48,13 @@ impl std::fmt::Debug for ConnectionIn {
 }
 
 /// Settings in answers.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[allow(missing_docs)]
 pub struct SettingsOut {
+    #[schema(required = true)]
     pub webhook_url: Option<String>,
+    #[schema(required = true)]
     pub webhook_url_token: Option<String>,
     pub delay_send_messages_milliseconds: u32,
     pub mark_incoming_messages_readed: bool,
@@ -119,13 +122,18 @@ impl From<&Settings> for SettingsOut {
 /// `PATCH …/settings` (and `settings` in `POST /api/v1/instances`): only the
 /// fields present change. `webhookUrl` / `webhookUrlToken` set to `null` or
 /// `""` are cleared.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[allow(missing_docs)]
 pub struct SettingsPatchIn {
+    /// Where to push notifications; `null` or `""` clears it.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
     pub webhook_url: Option<Option<String>>,
+    /// The `Authorization` header value sent with every push; `null` or
+    /// `""` clears it.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
     pub webhook_url_token: Option<Option<String>>,
     pub delay_send_messages_milliseconds: Option<i64>,
     pub mark_incoming_messages_readed: Option<bool>,
@@ -194,7 +202,7 @@ impl From<SettingsPatchIn> for SettingsPatch {
 }
 
 /// An instance in answers.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[allow(missing_docs)]
 pub struct InstanceOut {
@@ -203,9 +211,11 @@ pub struct InstanceOut {
     pub name: String,
     pub state: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub state_reason: Option<String>,
     pub active: bool,
     /// The messenger account (Instagram user id and username), once known.
+    #[schema(required = true)]
     pub account: Option<AccountOut>,
     /// The shape of its webhooks: `native`, `getloo`, …
     pub webhook_format: &'static str,
@@ -214,10 +224,11 @@ pub struct InstanceOut {
 }
 
 /// The messenger account behind an instance.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[allow(missing_docs)]
 pub struct AccountOut {
     pub id: String,
+    #[schema(required = true)]
     pub username: Option<String>,
 }
 
@@ -243,7 +254,7 @@ impl From<&Instance> for InstanceOut {
 
 /// The answer to `POST /api/v1/instances`: the instance and its API token,
 /// shown this once.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedInstanceOut {
     /// The instance's API token.
@@ -254,7 +265,7 @@ pub struct CreatedInstanceOut {
 }
 
 /// `to` of a message: a person's id or a comment's id.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RecipientIn {
     /// The person's platform id (Instagram-scoped id, WhatsApp id).
@@ -266,7 +277,7 @@ pub struct RecipientIn {
 }
 
 /// A media attachment by URL.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[allow(missing_docs)]
 pub struct MediaIn {
@@ -278,7 +289,7 @@ pub struct MediaIn {
 }
 
 /// A quick reply.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[allow(missing_docs)]
 pub struct QuickReplyIn {
@@ -288,7 +299,7 @@ pub struct QuickReplyIn {
 }
 
 /// A generic template.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[allow(missing_docs)]
 pub struct TemplateIn {
@@ -296,7 +307,7 @@ pub struct TemplateIn {
 }
 
 /// One card of a template.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[allow(missing_docs)]
 pub struct ElementIn {
@@ -313,7 +324,7 @@ pub struct ElementIn {
 
 /// A template button: `{"type": "web_url", "title", "url"}` or
 /// `{"type": "postback", "title", "payload"}`.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 #[allow(missing_docs)]
 pub enum ButtonIn {
@@ -323,7 +334,7 @@ pub enum ButtonIn {
 
 /// `POST /api/v1/instances/{id}/messages`: `to` and exactly one of `text`,
 /// `media`, `template`, `sticker`; `quickReplies` may go with any of them.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[allow(missing_docs)]
 pub struct MessageIn {
@@ -355,7 +366,7 @@ pub struct MessageIn {
 }
 
 /// A place.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[allow(missing_docs)]
 pub struct LocationIn {
@@ -369,7 +380,7 @@ pub struct LocationIn {
 
 /// A reaction: `messageId` of the customer's message, `emoji` (absent to
 /// take the reaction back).
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[allow(missing_docs)]
 pub struct ReactionIn {
@@ -379,7 +390,7 @@ pub struct ReactionIn {
 }
 
 /// A contact card.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[allow(missing_docs)]
 pub struct ContactIn {
@@ -497,7 +508,7 @@ fn element_into_core(e: ElementIn) -> TemplateElement {
 }
 
 /// The answer to a send: 202 with the message id and its status.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AcceptedOut {
     /// The message id.
@@ -507,13 +518,14 @@ pub struct AcceptedOut {
 }
 
 /// One step of a message's history.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[allow(missing_docs)]
 pub struct TransitionOut {
     pub status: &'static str,
     pub at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub detail: Option<String>,
 }
 
@@ -524,29 +536,37 @@ impl From<&Transition> for TransitionOut {
 }
 
 /// What a message says, as answers show it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[allow(missing_docs)]
 pub struct ContentOut {
     /// `text`, `image`, `audio`, `video`, `file`, `template` or `sticker`.
     pub kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub text: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub media: Option<MediaIn>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub template: Option<TemplateIn>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub sticker: Option<&'static str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub quick_replies: Vec<QuickReplyIn>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub location: Option<LocationIn>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub contact: Option<ContactIn>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub reaction: Option<ReactionIn>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub reply_to: Option<String>,
 }
 
@@ -617,7 +637,7 @@ pub fn recipient_out(recipient: &Recipient) -> RecipientIn {
 }
 
 /// A message in answers.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[allow(missing_docs)]
 pub struct MessageOut {
@@ -628,16 +648,20 @@ pub struct MessageOut {
     pub content: ContentOut,
     pub status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub failure: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub provider_message_id: Option<String>,
     pub attempts: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub idempotency_key: Option<String>,
     pub created_at: String,
     /// Every status the message went through, oldest first, each with its
     /// time (present on `GET …/messages/{messageId}`).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub transitions: Option<Vec<TransitionOut>>,
 }
 
@@ -694,7 +718,7 @@ fn element_out(e: &TemplateElement) -> ElementIn {
 }
 
 /// `GET …/queue`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct QueueOut {
     /// Pending messages in send order (at most 1000).
@@ -702,15 +726,156 @@ pub struct QueueOut {
 }
 
 /// `GET …/queue/count`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CountOut {
     /// How many messages are pending.
     pub count: u64,
 }
 
 /// `DELETE …/queue`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ClearedOut {
     /// How many queued messages were removed.
     pub removed: u64,
+}
+
+/// `GET …/contacts/{contactId}`: what is known of a contact.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ContactOut {
+    /// The platform's id of the contact.
+    pub id: String,
+    /// Their username, when known.
+    #[schema(required = true)]
+    pub username: Option<String>,
+    /// Their profile name, when known.
+    #[schema(required = true)]
+    pub name: Option<String>,
+    /// When they last wrote (RFC 3339), which opens the 24-hour window.
+    #[schema(required = true)]
+    pub last_inbound_at: Option<String>,
+}
+
+/// An event: the body of every native webhook push and of every pulled
+/// notification.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventOut {
+    /// The event's id (the `webhook-id` of its pushes); deduplicate on it.
+    pub id: String,
+    /// The instance it happened to.
+    pub instance_id: u64,
+    /// Its place in the instance's journal, from 1.
+    pub seq: u64,
+    /// `incomingMessage`, `incomingComment`, `incomingReaction`,
+    /// `incomingStatus`, `outgoingApiMessage`, `messageStatus`,
+    /// `stateChanged`, `webhookDisabled`, …
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// When it happened (RFC 3339).
+    pub timestamp: String,
+    /// What happened; its fields depend on `type` (see README.md).
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}
+
+/// `GET …/notifications/next`: a pulled notification.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationOut {
+    /// The id to acknowledge it with (`DELETE …/notifications/{receiptId}`).
+    pub receipt_id: u64,
+    /// The event.
+    pub event: EventOut,
+}
+
+/// `GET …/notifications/count`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PendingOut {
+    /// How many notifications wait to be pulled or pushed.
+    pub pending: u64,
+}
+
+/// `GET …/events`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventsOut {
+    /// The journal, oldest first.
+    pub events: Vec<EventOut>,
+}
+
+/// `POST …/events/{eventId}/redeliver`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceiptOut {
+    /// The new notification's id.
+    pub receipt_id: u64,
+}
+
+/// `POST …/events/replay`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueuedOut {
+    /// How many events were queued again.
+    pub queued: u64,
+}
+
+/// One push attempt of a notification.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AttemptOut {
+    /// 1 for the first try.
+    pub attempt: u32,
+    /// When it started (RFC 3339).
+    pub at: String,
+    /// Where it went.
+    pub url: String,
+    /// The receiver's status code, if it answered.
+    #[schema(required = true)]
+    pub status_code: Option<u16>,
+    /// How long it took.
+    pub latency_ms: u64,
+    /// What went wrong, if anything.
+    #[schema(required = true)]
+    pub error: Option<String>,
+}
+
+/// A notification with its push attempts.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryOut {
+    /// The notification's id.
+    pub receipt_id: u64,
+    /// The event's id.
+    pub event_id: String,
+    /// The event's type.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The event's sequence number.
+    pub seq: u64,
+    /// `pending`, `delivered` or `dead`.
+    pub state: &'static str,
+    /// When it was queued (RFC 3339).
+    pub created_at: String,
+    /// When the next push is due, while pending (RFC 3339).
+    #[schema(required = true)]
+    pub next_attempt_at: Option<String>,
+    /// Every push so far, oldest first.
+    pub attempts: Vec<AttemptOut>,
+}
+
+/// `GET …/deliveries`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveriesOut {
+    /// Notifications, newest first.
+    pub deliveries: Vec<DeliveryOut>,
+}
+
+/// `POST …/sandbox/incoming`: the event the customer's action produced.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IngestedOut {
+    /// The stored event's id; `null` for a duplicate.
+    #[schema(required = true)]
+    pub event_id: Option<String>,
+    /// Whether the platform id was seen before (a redelivery, stored once).
+    pub duplicate: bool,
 }
