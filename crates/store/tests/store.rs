@@ -13,7 +13,7 @@ use chatgate_core::instance::{Account, SealedToken};
 use chatgate_core::message::NewMessage;
 use chatgate_core::store::{
     ClaimRequest, Enqueued, Finish, Finished, NewInstance, Receipt, ReceiptOutcome, Store,
-    StoreError, WorkerId,
+    StoreError, WorkTotals, WorkerId,
 };
 use chatgate_core::webhook::WebhookSecret;
 use chatgate_core::{
@@ -88,6 +88,7 @@ on_both_backends!(
     an_account_resolves_to_its_live_instance_as_connections_change,
     everything_is_still_there_after_reopening_the_store,
     a_closed_store_refuses_writes_as_unavailable,
+    the_work_totals_count_queued_messages_and_pending_notifications,
 );
 
 async fn instance(store: &dyn Store, delay_ms: u32) -> (Instance, ApiToken) {
@@ -415,4 +416,31 @@ async fn a_closed_store_refuses_writes_as_unavailable(db: TestDb) {
     store.close().await;
     let err = store.enqueue(new_message(instance.id, "late", T0)).await.unwrap_err();
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+}
+
+async fn the_work_totals_count_queued_messages_and_pending_notifications(db: TestDb) {
+    let store = db.open().await;
+    let nothing = store.work_totals().await.unwrap();
+    assert_eq!(nothing, WorkTotals::default());
+    let (first, _) = instance(&*store, 0).await;
+    let (second, _) = instance(&*store, 0).await;
+    store.enqueue(new_message(first.id, "a", T0)).await.unwrap();
+    store.enqueue(new_message(first.id, "b", T0)).await.unwrap();
+    store.enqueue(new_message(second.id, "c", T0)).await.unwrap();
+    let queued = store.work_totals().await.unwrap();
+    assert_eq!(queued.queued_messages, 3);
+
+    // A sent message leaves the queue and its status event waits for the
+    // consumer.
+    let later = T0.plus(Duration::from_secs(5));
+    let claims = store.claim_outbound(claim_at(later, "w")).await.unwrap();
+    let claim = claims.into_iter().find(|c| c.instance.id == second.id).unwrap();
+    let owner = WorkerId("w".into());
+    let done = store.finish_outbound(&claim, &owner, sent(), vec![], later).await.unwrap();
+    assert_eq!(done, Finished::Applied);
+    let totals = store.work_totals().await.unwrap();
+    assert_eq!(totals.queued_messages, 2, "the other instance's claimed head still counts");
+    assert!(totals.pending_notifications >= 1, "{totals:?}");
+    let oldest = totals.oldest_pending_notification.unwrap();
+    assert!(oldest >= T0 && oldest <= later, "{totals:?}");
 }
