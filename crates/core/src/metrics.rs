@@ -59,10 +59,11 @@ pub const HISTOGRAMS: [(&str, &[f64]); 4] = [
     (STORE_BATCH_SIZE, BATCH_BUCKETS),
 ];
 
-/// Registers the help text and unit of every metric with the installed
-/// recorder (call once, after installing it).
+/// Registers the help text and unit of every recorded metric with the
+/// installed recorder (call once, after installing it). The gauges are not
+/// recorded: the metrics endpoint asks the store for them at each scrape.
 pub fn describe() {
-    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    use metrics::{Unit, describe_counter, describe_histogram};
     describe_counter!(HTTP_REQUESTS, "HTTP requests answered, by method, route and status.");
     describe_histogram!(HTTP_DURATION, Unit::Seconds, "Time to answer an HTTP request.");
     describe_counter!(MESSAGES, "Outbound messages entering a status, by status and connector.");
@@ -75,11 +76,4 @@ pub fn describe() {
     describe_histogram!(STORE_BATCH_SIZE, Unit::Count, "Requests per store group commit.");
     describe_histogram!(STORE_COMMIT_DURATION, Unit::Seconds, "Time of a store group commit.");
     describe_counter!(STORE_COMMIT_FAILURES, "Store group commits that failed.");
-    describe_gauge!(OUTBOUND_QUEUE_DEPTH, "Outbound messages queued or being sent.");
-    describe_gauge!(NOTIFICATIONS_PENDING, "Notifications not yet delivered or acknowledged.");
-    describe_gauge!(
-        OLDEST_NOTIFICATION_AGE,
-        Unit::Seconds,
-        "Age of the oldest pending notification."
-    );
 }
