@@ -25,7 +25,7 @@ pub const DEFAULTS: &str = include_str!("../config.default.toml");
 
 /// The sections whose keys environment variables address as
 /// `CHATGATE_<SECTION>_<KEY>`.
-const SECTIONS: [&str; 11] = [
+const SECTIONS: [&str; 12] = [
     "log",
     "http",
     "store",
@@ -37,6 +37,7 @@ const SECTIONS: [&str; 11] = [
     "greenapi",
     "meta",
     "imiconnect",
+    "metrics",
 ];
 
 /// A configured secret (a token, a key). `Debug` never shows it, so a
@@ -78,12 +79,13 @@ impl From<&str> for Secret {
 /// Secrets whose environment variables are read as text, never as numbers:
 /// figment would turn `0123456789` into the number 123456789, losing the
 /// zero (and refusing it as a string).
-const SECRET_VARIABLES: [(&str, &str); 5] = [
+const SECRET_VARIABLES: [(&str, &str); 6] = [
     ("CHATGATE_DATABASE_URL", "database_url"),
     ("CHATGATE_PARTNER_TOKEN", "partner_token"),
     ("CHATGATE_SECRET_KEY", "secret_key"),
     ("CHATGATE_META_APP_SECRET", "meta.app_secret"),
     ("CHATGATE_META_VERIFY_TOKEN", "meta.verify_token"),
+    ("CHATGATE_METRICS_TOKEN", "metrics.token"),
 ];
 
 /// The whole configuration.
@@ -126,9 +128,21 @@ pub struct Config {
     pub meta: MetaSection,
     /// The imiconnect dialect.
     pub imiconnect: ImiconnectSection,
+    /// `GET /metrics`.
+    pub metrics: MetricsSection,
     /// The base URL the platforms reach this gateway at (for uploaded
     /// files); empty means `http://{listen}`.
     pub public_url: String,
+}
+
+/// `[metrics]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSection {
+    /// Whether `GET /metrics` exists and requests are measured.
+    pub enabled: bool,
+    /// When set, `/metrics` needs `Authorization: Bearer <token>`.
+    pub token: Secret,
 }
 
 /// `[imiconnect]`.
