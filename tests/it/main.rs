@@ -14,6 +14,7 @@ mod imiconnect;
 mod instagram;
 mod instances;
 mod meta_ingest;
+mod metrics;
 mod nodes;
 mod operator;
 mod pacing;

@@ -595,4 +595,21 @@ mod tests {
             Config::load(Some(Path::new("/nonexistent/chatgate.toml")), &Overrides::default());
         assert!(err.is_err());
     }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's signature
+    fn metrics_are_on_without_a_token_unless_the_environment_says_otherwise() {
+        let defaults = Config::defaults().unwrap();
+        assert!(defaults.metrics.enabled);
+        assert!(defaults.metrics.token.is_empty());
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("CHATGATE_METRICS_ENABLED", "false");
+            jail.set_env("CHATGATE_METRICS_TOKEN", "0042");
+            let config = Config::load(None, &Overrides::default()).unwrap();
+            assert!(!config.metrics.enabled);
+            assert_eq!(config.metrics.token.expose(), "0042", "kept as text");
+            assert!(!format!("{config:?}").contains("0042"));
+            Ok(())
+        });
+    }
 }
