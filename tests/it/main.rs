@@ -15,6 +15,7 @@ mod imiconnect;
 mod instagram;
 mod instances;
 mod meta_ingest;
+mod metrics;
 mod nodes;
 mod openapi;
 mod operator;

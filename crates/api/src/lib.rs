@@ -18,6 +18,7 @@ pub mod extract;
 pub mod files;
 pub mod health;
 pub mod inbound;
+pub mod metrics;
 pub mod native;
 pub mod openapi;
 
@@ -53,6 +54,8 @@ pub struct AppState {
     pub meta: Arc<inbound::meta::MetaInbound>,
     /// The imiconnect dialect's configuration.
     pub imiconnect: Arc<dialects::imiconnect::ImiconnectConfig>,
+    /// `GET /metrics`; `None` when metrics are switched off.
+    pub metrics: Option<Arc<metrics::MetricsEndpoint>>,
 }
 
 /// HTTP settings (configuration section `http`).
@@ -73,8 +76,11 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The whole HTTP application.
 pub fn app(state: AppState, config: &HttpConfig) -> Router {
     let (native, document) = native::router().split_for_parts();
-    Router::new()
+    let measured = state.metrics.is_some();
+    let metrics = if measured { metrics::router() } else { Router::new() };
+    let app = Router::new()
         .merge(health::router())
+        .merge(metrics)
         .merge(native)
         .merge(openapi::router(document))
         .merge(admin::router())
@@ -104,7 +110,10 @@ pub fn app(state: AppState, config: &HttpConfig) -> Router {
         }))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-        .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION]))
+        .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION]));
+    // Outermost, so it sees every answer (a panic's 500 too) and the time
+    // of every layer.
+    if measured { app.layer(axum::middleware::from_fn(metrics::track)) } else { app }
 }
 
 async fn not_found() -> ApiError {

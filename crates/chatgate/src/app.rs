@@ -10,6 +10,7 @@ use chatgate_api::dialects::getloo::GetlooHooks;
 use chatgate_api::dialects::greenapi::{GreenApiHooks, GreenApiState};
 use chatgate_api::dialects::imiconnect::{ImiconnectCallbacks, ImiconnectConfig};
 use chatgate_api::inbound::meta::MetaInbound;
+use chatgate_api::metrics::MetricsEndpoint;
 use chatgate_api::native::hooks::NativeHooks;
 use chatgate_api::{AppState, HttpConfig};
 use chatgate_connectors::http::HttpWebhookTransport;
@@ -160,6 +161,10 @@ impl App {
             meta: self.meta.clone(),
             imiconnect: Arc::new(ImiconnectConfig {
                 jwt_skew: std::time::Duration::from_secs(self.config.imiconnect.jwt_skew_secs),
+            }),
+            metrics: self.config.metrics.enabled.then(|| {
+                let handle = chatgate_api::metrics::install();
+                Arc::new(MetricsEndpoint::new(handle, self.config.metrics.token.expose()))
             }),
         };
         chatgate_api::app(state, &HttpConfig { max_body_bytes: self.config.http.max_body_bytes })

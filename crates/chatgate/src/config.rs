@@ -25,7 +25,7 @@ pub const DEFAULTS: &str = include_str!("../config.default.toml");
 
 /// The sections whose keys environment variables address as
 /// `CHATGATE_<SECTION>_<KEY>`.
-const SECTIONS: [&str; 11] = [
+const SECTIONS: [&str; 12] = [
     "log",
     "http",
     "store",
@@ -37,6 +37,7 @@ const SECTIONS: [&str; 11] = [
     "greenapi",
     "meta",
     "imiconnect",
+    "metrics",
 ];
 
 /// A configured secret (a token, a key). `Debug` never shows it, so a
@@ -78,12 +79,13 @@ impl From<&str> for Secret {
 /// Secrets whose environment variables are read as text, never as numbers:
 /// figment would turn `0123456789` into the number 123456789, losing the
 /// zero (and refusing it as a string).
-const SECRET_VARIABLES: [(&str, &str); 5] = [
+const SECRET_VARIABLES: [(&str, &str); 6] = [
     ("CHATGATE_DATABASE_URL", "database_url"),
     ("CHATGATE_PARTNER_TOKEN", "partner_token"),
     ("CHATGATE_SECRET_KEY", "secret_key"),
     ("CHATGATE_META_APP_SECRET", "meta.app_secret"),
     ("CHATGATE_META_VERIFY_TOKEN", "meta.verify_token"),
+    ("CHATGATE_METRICS_TOKEN", "metrics.token"),
 ];
 
 /// The whole configuration.
@@ -126,9 +128,21 @@ pub struct Config {
     pub meta: MetaSection,
     /// The imiconnect dialect.
     pub imiconnect: ImiconnectSection,
+    /// `GET /metrics`.
+    pub metrics: MetricsSection,
     /// The base URL the platforms reach this gateway at (for uploaded
     /// files); empty means `http://{listen}`.
     pub public_url: String,
+}
+
+/// `[metrics]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSection {
+    /// Whether `GET /metrics` exists and requests are measured.
+    pub enabled: bool,
+    /// When set, `/metrics` needs `Authorization: Bearer <token>`.
+    pub token: Secret,
 }
 
 /// `[imiconnect]`.
@@ -580,5 +594,22 @@ mod tests {
         let err =
             Config::load(Some(Path::new("/nonexistent/chatgate.toml")), &Overrides::default());
         assert!(err.is_err());
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's signature
+    fn metrics_are_on_without_a_token_unless_the_environment_says_otherwise() {
+        let defaults = Config::defaults().unwrap();
+        assert!(defaults.metrics.enabled);
+        assert!(defaults.metrics.token.is_empty());
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("CHATGATE_METRICS_ENABLED", "false");
+            jail.set_env("CHATGATE_METRICS_TOKEN", "0042");
+            let config = Config::load(None, &Overrides::default()).unwrap();
+            assert!(!config.metrics.enabled);
+            assert_eq!(config.metrics.token.expose(), "0042", "kept as text");
+            assert!(!format!("{config:?}").contains("0042"));
+            Ok(())
+        });
     }
 }

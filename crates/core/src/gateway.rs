@@ -422,6 +422,7 @@ impl Gateway {
         events: Vec<(EventPayload, Option<Timestamp>)>,
     ) -> Result<Vec<Ingested>> {
         let now = self.clock.now();
+        let kinds: Vec<&'static str> = events.iter().map(|(e, _)| e.type_name()).collect();
         let events = events
             .into_iter()
             .map(|(payload, at)| Inbound {
@@ -430,7 +431,15 @@ impl Gateway {
                 platform_time: at,
             })
             .collect();
-        self.store.ingest(instance, events, now).await.map_err(store_error)
+        let outcomes = self.store.ingest(instance, events, now).await.map_err(store_error)?;
+        for (kind, outcome) in kinds.into_iter().zip(&outcomes) {
+            let name = match outcome {
+                Ingested::Stored(_) => crate::metrics::INGESTED,
+                Ingested::Duplicate => crate::metrics::INGEST_DUPLICATES,
+            };
+            ::metrics::counter!(name, "kind" => kind).increment(1);
+        }
+        Ok(outcomes)
     }
 
     /// Whether a customer's comment with this id reached the instance (a
@@ -748,6 +757,12 @@ impl Gateway {
         };
         match self.store.enqueue(new).await.map_err(store_error)? {
             Enqueued::Accepted(message) => {
+                ::metrics::counter!(
+                    crate::metrics::MESSAGES,
+                    "status" => "queued",
+                    "connector" => instance.kind.as_str()
+                )
+                .increment(1);
                 self.outbound.wake();
                 Ok(Accepted { message, replayed: false })
             }

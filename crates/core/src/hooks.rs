@@ -248,14 +248,32 @@ impl HookWorker {
                 let request = self.request(&claim, url, body, started);
                 let result = self.transport.post(request).await;
                 attempt.latency_ms = u64::try_from(result.latency.as_millis()).unwrap_or(u64::MAX);
+                ::metrics::histogram!(crate::metrics::WEBHOOK_DURATION, "format" => format)
+                    .record(result.latency.as_secs_f64());
                 self.decide(&claim, result.outcome, &mut attempt)
             }
         };
-        match self.store.finish_hook(&claim, &self.owner, attempt, finish).await {
-            Ok(Finished::Applied) => Ok(step),
-            Ok(Finished::LeaseLost) => Ok(HookStep::LeaseLost(receipt)),
-            Err(e) => Err(store_error(e)),
-        }
+        let step = match self.store.finish_hook(&claim, &self.owner, attempt, finish).await {
+            Ok(Finished::Applied) => step,
+            Ok(Finished::LeaseLost) => HookStep::LeaseLost(receipt),
+            Err(e) => return Err(store_error(e)),
+        };
+        let outcome = match step {
+            HookStep::Delivered(_) => "delivered",
+            HookStep::Retrying(_) => "retrying",
+            HookStep::Dead(_) => "dead",
+            HookStep::Disabled(_) => "disabled",
+            HookStep::Skipped(_) => "skipped",
+            HookStep::LeaseLost(_) => "lease_lost",
+            HookStep::Idle { .. } => return Ok(step),
+        };
+        ::metrics::counter!(
+            crate::metrics::WEBHOOK_DELIVERIES,
+            "format" => format,
+            "outcome" => outcome
+        )
+        .increment(1);
+        Ok(step)
     }
 
     fn request(

@@ -21,6 +21,7 @@ pub mod instance;
 pub mod janitor;
 pub mod media;
 pub mod message;
+pub mod metrics;
 pub mod network;
 pub mod outbound;
 pub mod profiles;

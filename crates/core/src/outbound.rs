@@ -78,6 +78,23 @@ pub enum Step {
     },
 }
 
+/// Counts a recorded attempt, and the status it gave the message.
+fn record(step: &Step, connector: &'static str) {
+    use crate::metrics::{MESSAGES, SEND_ATTEMPTS};
+    let (outcome, status) = match step {
+        Step::Sent(_) => ("sent", Some("sent")),
+        Step::Failed(_) => ("failed", Some("failed")),
+        Step::Retrying(_) => ("retrying", None),
+        Step::Held(_) => ("held", None),
+        Step::LeaseLost(_) => ("lease_lost", None),
+        Step::Idle { .. } => return,
+    };
+    ::metrics::counter!(SEND_ATTEMPTS, "connector" => connector, "outcome" => outcome).increment(1);
+    if let Some(status) = status {
+        ::metrics::counter!(MESSAGES, "status" => status, "connector" => connector).increment(1);
+    }
+}
+
 /// Sends queued messages through the connectors.
 #[derive(Clone)]
 pub struct OutboundWorker {
@@ -160,14 +177,16 @@ impl OutboundWorker {
             Err(error) => (Err(error), Vec::new()),
         };
         let (finish, step) = self.decide(&claim, outcome, now);
-        match self.store.finish_outbound(&claim, &self.owner, finish, parts, now).await {
-            Ok(Finished::Applied) => Ok(step),
+        let step = match self.store.finish_outbound(&claim, &self.owner, finish, parts, now).await {
+            Ok(Finished::Applied) => step,
             Ok(Finished::LeaseLost) => {
                 tracing::warn!(message = %id, instance = %claim.instance.id, "lease lost during send");
-                Ok(Step::LeaseLost(id))
+                Step::LeaseLost(id)
             }
-            Err(e) => Err(store_error(e)),
-        }
+            Err(e) => return Err(store_error(e)),
+        };
+        record(&step, claim.instance.kind.as_str());
+        Ok(step)
     }
 
     /// What the connector needs to know about the recipient.

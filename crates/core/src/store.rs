@@ -342,6 +342,18 @@ pub struct Purged {
     pub messages: u64,
 }
 
+/// The work waiting across all instances, for the metrics gauges.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WorkTotals {
+    /// Outbound messages queued or being sent.
+    pub queued_messages: u64,
+    /// Notifications not yet delivered or acknowledged (pushes, pulls and
+    /// status callbacks).
+    pub pending_notifications: u64,
+    /// When the oldest of those was created, if any is pending.
+    pub oldest_pending_notification: Option<Timestamp>,
+}
+
 /// An instance as the partner API lists it: deleted ones included, with
 /// the sealed token.
 #[derive(Debug, Clone)]
@@ -735,6 +747,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// An uploaded file.
     async fn file(&self, id: &str) -> StoreResult<Option<StoredFile>>;
+
+    /// The work waiting across all instances (a few counts over partial
+    /// indexes: cheap enough for each metrics scrape, not for each request).
+    async fn work_totals(&self) -> StoreResult<WorkTotals>;
 
     /// Removes journal events, notifications and finished messages older
     /// than the cutoffs, at most `limit` rows of each. Pending pushes are

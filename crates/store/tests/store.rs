@@ -13,7 +13,7 @@ use chatgate_core::instance::{Account, SealedToken};
 use chatgate_core::message::NewMessage;
 use chatgate_core::store::{
     ClaimRequest, Enqueued, Finish, Finished, NewInstance, Receipt, ReceiptOutcome, Store,
-    StoreError, WorkerId,
+    StoreError, WorkTotals, WorkerId,
 };
 use chatgate_core::webhook::WebhookSecret;
 use chatgate_core::{
@@ -89,6 +89,7 @@ on_both_backends!(
     everything_is_still_there_after_reopening_the_store,
     a_closed_store_refuses_writes_as_unavailable,
     the_admin_overview_counts_backlogs_per_instance_and_lists_the_latest_events,
+    the_work_totals_count_queued_messages_and_pending_notifications,
 );
 
 async fn instance(store: &dyn Store, delay_ms: u32) -> (Instance, ApiToken) {
@@ -462,4 +463,31 @@ async fn the_admin_overview_counts_backlogs_per_instance_and_lists_the_latest_ev
     let seqs: Vec<u64> = latest.iter().map(|e| e.seq).collect();
     assert_eq!(seqs, [5, 4], "newest first");
     assert!(store.latest_events(idle.id, 10).await.unwrap().is_empty());
+}
+
+async fn the_work_totals_count_queued_messages_and_pending_notifications(db: TestDb) {
+    let store = db.open().await;
+    let nothing = store.work_totals().await.unwrap();
+    assert_eq!(nothing, WorkTotals::default());
+    let (first, _) = instance(&*store, 0).await;
+    let (second, _) = instance(&*store, 0).await;
+    store.enqueue(new_message(first.id, "a", T0)).await.unwrap();
+    store.enqueue(new_message(first.id, "b", T0)).await.unwrap();
+    store.enqueue(new_message(second.id, "c", T0)).await.unwrap();
+    let queued = store.work_totals().await.unwrap();
+    assert_eq!(queued.queued_messages, 3);
+
+    // A sent message leaves the queue and its status event waits for the
+    // consumer.
+    let later = T0.plus(Duration::from_secs(5));
+    let claims = store.claim_outbound(claim_at(later, "w")).await.unwrap();
+    let claim = claims.into_iter().find(|c| c.instance.id == second.id).unwrap();
+    let owner = WorkerId("w".into());
+    let done = store.finish_outbound(&claim, &owner, sent(), vec![], later).await.unwrap();
+    assert_eq!(done, Finished::Applied);
+    let totals = store.work_totals().await.unwrap();
+    assert_eq!(totals.queued_messages, 2, "the other instance's claimed head still counts");
+    assert!(totals.pending_notifications >= 1, "{totals:?}");
+    let oldest = totals.oldest_pending_notification.unwrap();
+    assert!(oldest >= T0 && oldest <= later, "{totals:?}");
 }

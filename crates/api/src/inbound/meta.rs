@@ -29,7 +29,7 @@ use chatgate_connectors::meta::webhook::{self, MetaItem, MetaWebhook, SignatureE
 use chatgate_core::event::EventPayload;
 use chatgate_core::ids::TokenHash;
 use chatgate_core::store::{ChatRead, Ingested};
-use chatgate_core::{Instance, InstanceId, Timestamp};
+use chatgate_core::{ConnectorKind, Instance, InstanceId, Timestamp};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -129,7 +129,8 @@ pub async fn ingest(
     // Per instance, in delivery order: its events; and every read.
     type Timed = (EventPayload, Option<Timestamp>);
     let mut batches: Vec<(Instance, Vec<Timed>)> = Vec::new();
-    let mut reads: Vec<ChatRead> = Vec::new();
+    // Per connector (for the metrics; one group in practice): the reads.
+    let mut reads: Vec<(ConnectorKind, Vec<ChatRead>)> = Vec::new();
     let now = state.gateway.clock().now();
     for entry in delivery.entries {
         let instance = match routing {
@@ -159,6 +160,7 @@ pub async fn ingest(
         let Some(instance) = instance else {
             summary.unknown_entries += 1;
             state.meta.unknown_accounts.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!(chatgate_core::metrics::META_UNKNOWN_ENTRIES).increment(1);
             tracing::warn!(
                 account = %entry.account_id,
                 updates = entry.items.len(),
@@ -182,13 +184,18 @@ pub async fn ingest(
                     let watermark = watermark_ms
                         .and_then(|ms| i64::try_from(ms).ok())
                         .map(Timestamp::from_millis);
-                    reads.push(ChatRead {
+                    let read = ChatRead {
                         instance_id: batches[index].0.id,
                         provider_message_id: message_id,
                         contact: reader,
                         up_to: watermark.or(at).map_or(now, |t| t.min(now)),
                         at: now,
-                    });
+                    };
+                    let kind = batches[index].0.kind;
+                    match reads.iter_mut().find(|(k, _)| *k == kind) {
+                        Some((_, group)) => group.push(read),
+                        None => reads.push((kind, vec![read])),
+                    }
                 }
             }
         }
@@ -231,7 +238,16 @@ pub async fn ingest(
     for (instance, unknown) in profiles {
         state.gateway.request_profiles(&instance, unknown);
     }
-    summary.reads = state.gateway.record_reads(reads).await?;
+    for (kind, group) in reads {
+        let read = state.gateway.record_reads(group).await?;
+        metrics::counter!(
+            chatgate_core::metrics::MESSAGES,
+            "status" => "read",
+            "connector" => kind.as_str()
+        )
+        .increment(read as u64);
+        summary.reads += read;
+    }
     Ok(summary)
 }
 

@@ -1318,6 +1318,13 @@ pub(crate) async fn apply_due_receipts(
         let current = *statuses.entry(seq).or_insert(stored);
         if advance(cx, seq, current, next, due_at, None).await? == ReceiptOutcome::Applied {
             statuses.insert(seq, next);
+            // Only the sandbox promises receipts.
+            metrics::counter!(
+                chatgate_core::metrics::MESSAGES,
+                "status" => next.as_str(),
+                "connector" => "sandbox"
+            )
+            .increment(1);
         }
         taken.push(id);
     }

@@ -14,7 +14,7 @@ use chatgate_core::store::{
     Backlog, ChatEntry, ChatRead, Claim, ClaimRequest, Delivery, DeliveryAttempt, Enqueued, Finish,
     Finished, HookClaim, HookFinish, Ingested, NewInstance, Notification, NotificationState,
     PartnerInstance, Purged, Receipt, ReceiptOutcome, ReplayFrom, Store, StoreError, StoreResult,
-    StoredFile, WorkerId,
+    StoredFile, WorkTotals, WorkerId,
 };
 use chatgate_core::webhook::WebhookSecret;
 use chatgate_core::{
@@ -615,6 +615,30 @@ impl Store for SqlStore {
         .await
         .map_err(db_error)?;
         Ok(u64::try_from(row.try_get::<i64, _>("n").map_err(db_error)?).unwrap_or(0))
+    }
+
+    async fn work_totals(&self) -> StoreResult<WorkTotals> {
+        let messages =
+            query("SELECT COUNT(*) AS n FROM messages WHERE status IN ('queued', 'sending')")
+                .fetch_one(&self.reader)
+                .await
+                .map_err(db_error)?;
+        let notifications = query(
+            "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM notifications \
+             WHERE state = 'pending'",
+        )
+        .fetch_one(&self.reader)
+        .await
+        .map_err(db_error)?;
+        let count = |row: &super::backend::DbRow| -> StoreResult<u64> {
+            Ok(u64::try_from(row.try_get::<i64, _>("n").map_err(db_error)?).unwrap_or(0))
+        };
+        let oldest: Option<i64> = notifications.try_get("oldest").map_err(db_error)?;
+        Ok(WorkTotals {
+            queued_messages: count(&messages)?,
+            pending_notifications: count(&notifications)?,
+            oldest_pending_notification: oldest.map(Timestamp::from_millis),
+        })
     }
 
     async fn renotify(

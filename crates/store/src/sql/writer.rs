@@ -412,13 +412,21 @@ async fn apply_batch(cx: &mut Cx, batch: Vec<Op>, signal: &NotificationSignal) {
             tracing::error!(error = %e, size, "store commit failed; the whole batch is refused")
         }
     }
-    tracing::trace!(
-        size,
-        elapsed_us = started.elapsed().as_micros() as u64,
-        "store batch committed"
-    );
+    let elapsed = started.elapsed();
+    record_batch(size, elapsed, commit.is_ok());
+    tracing::trace!(size, elapsed_us = elapsed.as_micros() as u64, "store batch committed");
     for d in delivered {
         d.deliver(&commit);
+    }
+}
+
+/// Records a group commit's size and duration (and its failure).
+fn record_batch(size: usize, elapsed: std::time::Duration, committed: bool) {
+    use chatgate_core::metrics::{STORE_BATCH_SIZE, STORE_COMMIT_DURATION, STORE_COMMIT_FAILURES};
+    metrics::histogram!(STORE_BATCH_SIZE).record(size as f64);
+    metrics::histogram!(STORE_COMMIT_DURATION).record(elapsed.as_secs_f64());
+    if !committed {
+        metrics::counter!(STORE_COMMIT_FAILURES).increment(1);
     }
 }
 

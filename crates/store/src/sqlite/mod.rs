@@ -174,3 +174,59 @@ impl store::SqlStore {
         &self.backend
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chatgate_core::Timestamp;
+    use metrics_exporter_prometheus::PrometheusBuilder;
+    use tokio::sync::{mpsc, oneshot};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn every_group_commit_records_its_size_and_duration() {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets(chatgate_core::metrics::BATCH_BUCKETS)
+            .unwrap()
+            .build_recorder();
+        let handle = recorder.handle();
+        // The writer runs on this thread here, so a local recorder sees it.
+        let _local = metrics::set_default_local_recorder(&recorder);
+        let mut conn =
+            SqliteConnectOptions::from_str("sqlite::memory:").unwrap().connect().await.unwrap();
+        MIGRATOR.run(&mut conn).await.unwrap();
+        let (writes, rx) = mpsc::channel(8);
+        let mut answers = Vec::new();
+        for _ in 0..3 {
+            let (reply, answer) = oneshot::channel();
+            answers.push(answer);
+            let before = Timestamp::EPOCH;
+            let purge = writer::Op::Purge {
+                journal_before: before,
+                notifications_before: before,
+                limit: 10,
+                reply,
+            };
+            writes.send(purge).await.unwrap();
+        }
+        let (done, _stopped) = oneshot::channel();
+        writes.send(writer::Op::Shutdown(done)).await.unwrap();
+        writer::run(conn, rx, 16, Default::default(), Default::default()).await;
+        for answer in answers {
+            answer.await.unwrap().unwrap();
+        }
+
+        let text = handle.render();
+        let line = |name: &str| {
+            text.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name}: {text}"))
+        };
+        assert_eq!(line("chatgate_store_batch_size_count "), "chatgate_store_batch_size_count 1");
+        assert_eq!(line("chatgate_store_batch_size_sum "), "chatgate_store_batch_size_sum 3");
+        assert_eq!(
+            line("chatgate_store_batch_size_bucket{le=\"4\"}"),
+            "chatgate_store_batch_size_bucket{le=\"4\"} 1"
+        );
+        assert!(text.contains("chatgate_store_commit_duration_seconds"), "{text}");
+        assert!(!text.contains("chatgate_store_commit_failures_total"), "{text}");
+    }
+}
