@@ -5,7 +5,7 @@
 //! and watch the reply reach `read` live, redeliver a dead webhook delivery.
 //!
 //! The browser tests need Debian's `chromium` and `chromium-driver`
-//! (`.ci/run` installs them and sets `CHATGATE_REQUIRE_BROWSER=1`, so there
+//! (`.ci/run` installs them and sets `CHATGATE_TEST_REQUIRE_BROWSER=1`, so there
 //! they fail rather than skip when the browser is missing).
 
 use std::path::PathBuf;
@@ -343,14 +343,14 @@ fn executable(env: &str, default: &str) -> Option<PathBuf> {
 }
 
 /// Starts chromedriver and a headless Chromium, or says why not: without
-/// them the browser tests are skipped, unless `CHATGATE_REQUIRE_BROWSER`
+/// them the browser tests are skipped, unless `CHATGATE_TEST_REQUIRE_BROWSER`
 /// is set (CI), where that is a failure.
 async fn browser() -> Option<Browser> {
-    let driver = executable("CHATGATE_CHROMEDRIVER", "/usr/bin/chromedriver");
-    let chromium = executable("CHATGATE_CHROMIUM", "/usr/bin/chromium");
+    let driver = executable("CHATGATE_TEST_CHROMEDRIVER", "/usr/bin/chromedriver");
+    let chromium = executable("CHATGATE_TEST_CHROMIUM", "/usr/bin/chromium");
     let (Some(driver), Some(chromium)) = (driver, chromium) else {
         assert!(
-            std::env::var_os("CHATGATE_REQUIRE_BROWSER").is_none(),
+            std::env::var_os("CHATGATE_TEST_REQUIRE_BROWSER").is_none(),
             "chromium and chromedriver are required (apt-get install chromium chromium-driver)"
         );
         eprintln!("skipped: no /usr/bin/chromium or /usr/bin/chromedriver");

@@ -134,7 +134,10 @@ pub fn first_start_banner(
     partner: &(String, PartnerTokenSource),
 ) -> String {
     let base = format!("http://{addr}");
-    let mut out = format!("\nchatgate is listening on {base}\n");
+    let mut out = format!(
+        "\nchatgate is listening on {base}\n\
+         Admin UI: {base}/admin (sign in with the partner token) · API docs: {base}/api/docs\n"
+    );
     match &partner.1 {
         PartnerTokenSource::Generated(path) => out.push_str(&format!(
             "\nPartner (admin) token, generated now and saved to {}:\n  {}\n",
