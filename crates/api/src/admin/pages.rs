@@ -264,7 +264,10 @@ pub async fn instance(
         kind: instance.kind.to_string(),
         state: instance.state.to_string(),
         state_reason: instance.state_reason.clone(),
-        account: instance.account.as_ref().map(|a| format!("{a:?}")),
+        account: instance.account.as_ref().map(|a| match &a.username {
+            Some(username) => format!("{} (@{username})", a.id),
+            None => a.id.clone(),
+        }),
         created_at: when(instance.created_at),
         sandbox: instance.kind == ConnectorKind::Sandbox,
         notice,
