@@ -161,3 +161,24 @@ async fn a_webhook_push_cut_short_by_the_grace_is_pushed_after_the_start() {
     assert!(texts.iter().all(|b| b == &texts[0]), "the same notification: {texts:?}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_long_poll_in_flight_is_answered_at_once_when_the_stop_begins() {
+    let mut app = TestApp::spawn().await;
+    let instance = app.sandbox().await;
+    let request = app
+        .raw(
+            reqwest::Method::GET,
+            &format!("/api/v1/instances/{}/notifications/next?wait=60", instance.id),
+        )
+        .bearer_auth(&instance.token)
+        .send();
+    let poll = tokio::spawn(request);
+    app.until_long_poll_waits(&instance).await;
+
+    // The long poll's 60 s are on the manual clock, which stands still: only
+    // the stop can end it, well within the grace.
+    assert_eq!(app.take_server().stop().await, Stopped::Finished);
+    let answer = poll.await.unwrap().unwrap();
+    assert_eq!(answer.status(), 204, "nothing yet: the client polls again");
+}

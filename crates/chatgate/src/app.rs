@@ -252,6 +252,7 @@ impl Server {
     }
 
     /// Stops gracefully: takes no new connections and starts no new work,
+    /// ends long polls at once (answered "nothing yet"),
     /// lets the requests, sends and webhook pushes in flight finish and
     /// record their outcome, for at most `grace`; then aborts what is left,
     /// gives up every lease this process still holds (so another node, or
@@ -262,6 +263,7 @@ impl Server {
     /// "interrupted" by whoever claims it next, as after a crash.
     pub async fn stop_within(mut self, grace: Duration) -> Stopped {
         let _ = self.shutdown.send(true);
+        self.app.gateway.begin_stop();
         let finished =
             tokio::time::timeout(grace, async { while self.tasks.join_next().await.is_some() {} })
                 .await
