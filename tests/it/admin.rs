@@ -327,6 +327,42 @@ async fn the_settings_form_changes_the_settings_and_a_bad_value_changes_nothing(
     assert_eq!(app.get(&instance, "/settings").await.body, settings, "nothing changed");
 }
 
+#[tokio::test]
+async fn a_live_chat_stream_sends_the_thread_and_ends_at_once_when_the_server_stops() {
+    let mut app = TestApp::spawn().await;
+    let instance = app.sandbox().await;
+    app.incoming(
+        &instance,
+        json!({"from": {"id": "cust-9"}, "type": "text", "text": "still there?"}),
+    )
+    .await;
+    let operator = Operator::sign_in(&app).await;
+    let path = format!("/admin/instances/{}/chat/stream?contact=cust-9", instance.id);
+    let mut stream = operator
+        .http
+        .get(format!("{}{path}", app.base))
+        .header(COOKIE, &operator.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    assert!(stream.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    let first = String::from_utf8(stream.chunk().await.unwrap().unwrap().to_vec()).unwrap();
+    assert!(first.starts_with("event: thread"), "{first}");
+    assert!(first.contains("still there?"), "{first}");
+
+    // A stream lives a minute of real time; the stop must not wait for it.
+    assert_eq!(app.take_server().stop().await, chatgate::Stopped::Finished);
+    let mut rest = Vec::new();
+    while let Ok(Some(chunk)) = stream.chunk().await {
+        rest.extend_from_slice(&chunk);
+    }
+    assert!(
+        !String::from_utf8_lossy(&rest).contains("event: thread"),
+        "nothing new after the stop"
+    );
+}
+
 // ---------------------------------------------------------------------------
 // In a real browser.
 

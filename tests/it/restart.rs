@@ -57,7 +57,7 @@ async fn a_message_whose_worker_died_mid_send_is_sent_again_after_the_lease() {
     let claims = app.app().outbound.claim(1).await.unwrap();
     assert_eq!(claims.len(), 1);
     drop(claims);
-    let app = app.restart().await;
+    let app = app.crash_and_restart().await;
     assert_eq!(app.message(&instance, &id).await["status"], "sending");
 
     // Nobody takes it over while the lease holds…

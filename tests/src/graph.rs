@@ -62,6 +62,7 @@ struct Inner {
     posts: u64,
     replied_comments: std::collections::HashSet<String>,
     mids: u64,
+    gate: Option<crate::Gate>,
 }
 
 /// The running fake.
@@ -149,6 +150,12 @@ impl FakeGraph {
             body,
             retry_after: Some(retry_after.to_owned()),
         });
+        self
+    }
+
+    /// Holds every later Send API call at `gate` (recorded once it passes).
+    pub fn hold_sends(&self, gate: &crate::Gate) -> &Self {
+        self.inner.lock().unwrap().gate = Some(gate.clone());
         self
     }
 
@@ -251,6 +258,10 @@ async fn messages(
 ) -> Response {
     let token = presented_token(&headers, &query);
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let gate = inner.lock().unwrap().gate.clone();
+    if let Some(gate) = gate {
+        gate.pass().await;
+    }
     let mut inner = inner.lock().unwrap();
     inner.calls.push(GraphCall {
         method: "POST".into(),

@@ -7,11 +7,13 @@
 
 mod files;
 mod fixtures;
+mod gate;
 pub mod graph;
 mod receiver;
 
 pub use files::{FileServer, MB};
 pub use fixtures::{assert_matches_fixture, fixture};
+pub use gate::Gate;
 pub use graph::{FakeGraph, meta_error};
 pub use receiver::{Received, TestReceiver};
 
@@ -257,11 +259,29 @@ impl TestApp {
     }
 
     async fn start(config: Config, clock: ManualClock, data_dir: Arc<TempDir>) -> TestApp {
+        Self::start_with(config, clock, data_dir, Workers::Manual).await
+    }
+
+    /// A server on the manual clock with its worker loops running, as in
+    /// production (for tests of stopping with work in flight); a restart
+    /// of it runs the workers manually again.
+    pub async fn spawn_running(configure: impl FnOnce(&mut Config)) -> TestApp {
+        let data_dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+        let mut config = Self::test_config(&data_dir).await;
+        configure(&mut config);
+        Self::start_with(config, ManualClock::new(START), data_dir, Workers::Run).await
+    }
+
+    async fn start_with(
+        config: Config,
+        clock: ManualClock,
+        data_dir: Arc<TempDir>,
+        workers: Workers,
+    ) -> TestApp {
         let app = App::open(config.clone(), Arc::new(clock.clone())).await.expect("open app");
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let server = Server::start(app, listener, config.partner_token.expose(), Workers::Manual)
-            .await
-            .unwrap();
+        let server =
+            Server::start(app, listener, config.partner_token.expose(), workers).await.unwrap();
         TestApp {
             base: format!("http://{}", server.addr),
             client: reqwest::Client::new(),
@@ -305,6 +325,25 @@ impl TestApp {
         if let Some(server) = self.server.take() {
             server.abort();
         }
+    }
+
+    /// Crashes the server (see [`TestApp::kill`]) and starts a new one on
+    /// the same data directory and clock: the crashed one's leases are
+    /// still there.
+    pub async fn crash_and_restart(mut self) -> TestApp {
+        self.server.take().unwrap().abort();
+        Self::start(self.config.clone(), self.clock.clone(), self.data_dir.clone()).await
+    }
+
+    /// Takes the server out of the test, to stop it by hand.
+    pub fn take_server(&mut self) -> Server {
+        self.server.take().unwrap()
+    }
+
+    /// Starts a new server (workers driven by hand) on this one's data
+    /// directory and clock, once [`TestApp::take_server`]'s has stopped.
+    pub async fn start_again(&self) -> TestApp {
+        Self::start(self.config.clone(), self.clock.clone(), self.data_dir.clone()).await
     }
 
     /// Stops the server and starts a new one on the same data directory

@@ -36,6 +36,7 @@ struct Behaviour {
     status: u16,
     retry_after: Option<String>,
     received: Vec<Received>,
+    gate: Option<crate::Gate>,
 }
 
 /// The receiver.
@@ -51,8 +52,12 @@ pub struct TestReceiver {
 impl TestReceiver {
     /// Starts a receiver that answers 200.
     pub async fn start() -> TestReceiver {
-        let state =
-            Arc::new(Mutex::new(Behaviour { status: 200, retry_after: None, received: vec![] }));
+        let state = Arc::new(Mutex::new(Behaviour {
+            status: 200,
+            retry_after: None,
+            received: vec![],
+            gate: None,
+        }));
         let app = Router::new().route("/hook", post(receive)).with_state(state.clone());
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -72,6 +77,11 @@ impl TestReceiver {
         self.state.lock().unwrap().retry_after = value.map(str::to_owned);
     }
 
+    /// Holds every later request at `gate` (recorded once it passes).
+    pub fn hold(&self, gate: &crate::Gate) {
+        self.state.lock().unwrap().gate = Some(gate.clone());
+    }
+
     /// Everything received so far.
     pub fn received(&self) -> Vec<Received> {
         self.state.lock().unwrap().received.clone()
@@ -89,6 +99,10 @@ async fn receive(
     raw: Bytes,
 ) -> Response {
     let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+    let gate = state.lock().unwrap().gate.clone();
+    if let Some(gate) = gate {
+        gate.pass().await;
+    }
     let mut state = state.lock().unwrap();
     state.received.push(Received { headers, raw, body });
     let status = StatusCode::from_u16(state.status).unwrap();

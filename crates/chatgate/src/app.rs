@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use chatgate_api::auth::PartnerToken;
@@ -60,6 +61,8 @@ pub struct App {
     pub receipts_signal: OutboundSignal,
     /// The configuration it was built from.
     pub config: Arc<Config>,
+    /// The name this process's workers hold leases under.
+    pub owner: WorkerId,
 }
 
 impl App {
@@ -98,7 +101,7 @@ impl App {
         let key = crate::bootstrap::server_key(&config)?;
         let vault = Arc::new(Vault::new(&key));
         let connectors = Connectors::new()
-            .with(Arc::new(SandboxConnector::new(clock.clone(), config.sandbox.clone())))
+            .with(Arc::new(SandboxConnector::new(clock.clone(), config.sandbox_config())))
             .with(Arc::new(InstagramConnector::new(
                 config.instagram_config(),
                 vault.clone(),
@@ -126,9 +129,15 @@ impl App {
             .with(WebhookFormat::Greenapi, Arc::new(GreenApiHooks))
             .with_callbacks(Arc::new(ImiconnectCallbacks));
         let hook_policy = config.hook_policy();
-        let hooks =
-            HookWorker::new(store.clone(), transport, formats, clock.clone(), hook_policy, owner)
-                .with_vault(gateway.policy().vault.clone());
+        let hooks = HookWorker::new(
+            store.clone(),
+            transport,
+            formats,
+            clock.clone(),
+            hook_policy,
+            owner.clone(),
+        )
+        .with_vault(gateway.policy().vault.clone());
         let janitor = Janitor::new(store.clone(), clock, config.retention());
         let greenapi = Arc::new(GreenApiState::new(config.greenapi_config()?));
         let meta = Arc::new(MetaInbound::new(
@@ -148,6 +157,7 @@ impl App {
             outbound_signal,
             receipts_signal: OutboundSignal::default(),
             config: Arc::new(config),
+            owner,
         })
     }
 
@@ -174,6 +184,16 @@ impl App {
     pub async fn close(&self) {
         self.store.close().await;
     }
+}
+
+/// How a [`Server::stop`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// Everything in flight finished.
+    Finished,
+    /// The grace ran out and what was left was abandoned (its leases
+    /// released).
+    GraceRanOut,
 }
 
 /// Whether a started server runs its own worker loops. Tests turn them off
@@ -224,12 +244,50 @@ impl Server {
         Ok(Server { addr, app, shutdown, tasks })
     }
 
-    /// Stops taking requests, lets in-flight requests and sends finish,
-    /// then closes the database.
-    pub async fn stop(mut self) {
+    /// A receiver that turns true when [`Server::stop`] begins.
+    pub fn stopping(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    /// Stops within the configured grace (`shutdown.grace_secs`); see
+    /// [`Server::stop_within`].
+    pub async fn stop(self) -> Stopped {
+        let grace = self.app.config.shutdown_grace();
+        self.stop_within(grace).await
+    }
+
+    /// Stops gracefully: takes no new connections and starts no new work,
+    /// ends long polls at once (answered "nothing yet"),
+    /// lets the requests, sends and webhook pushes in flight finish and
+    /// record their outcome, for at most `grace`; then aborts what is left,
+    /// gives up every lease this process still holds (so another node, or
+    /// the next start, takes that work at once rather than when the lease
+    /// runs out), writes the pending batches and closes the database.
+    ///
+    /// A send cut short by the grace stays `sending` and is sent again as
+    /// "interrupted" by whoever claims it next, as after a crash.
+    pub async fn stop_within(mut self, grace: Duration) -> Stopped {
         let _ = self.shutdown.send(true);
-        while self.tasks.join_next().await.is_some() {}
+        self.app.gateway.begin_stop();
+        let finished =
+            tokio::time::timeout(grace, async { while self.tasks.join_next().await.is_some() {} })
+                .await
+                .is_ok();
+        if !finished {
+            tracing::warn!(
+                grace_secs = grace.as_secs_f64(),
+                "the grace ran out: abandoning the requests and sends still in flight"
+            );
+            self.tasks.abort_all();
+            while self.tasks.join_next().await.is_some() {}
+        }
+        match self.app.store.release_leases(&self.app.owner).await {
+            Ok(0) => {}
+            Ok(lanes) => tracing::info!(lanes, "released the leases still held"),
+            Err(e) => tracing::warn!(error = %e, "releasing leases failed; they run out instead"),
+        }
         self.app.close().await;
+        if finished { Stopped::Finished } else { Stopped::GraceRanOut }
     }
 
     /// Stops everything at once, finishing nothing: the server's tasks are

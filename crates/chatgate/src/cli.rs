@@ -1,5 +1,5 @@
 //! The command line: `serve`, `migrate`, `instance create|list|delete`,
-//! `send`.
+//! `send`, `config reference|example`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -22,6 +22,11 @@ pub struct Cli {
     /// [env: CHATGATE_DATABASE_URL].
     #[arg(long, global = true, value_name = "URL")]
     pub database_url: Option<String>,
+    /// How logs are written: text for people, json (one object per line,
+    /// with the request id of the request being handled) for log
+    /// collectors; overrides `log.format` [env: CHATGATE_LOG_FORMAT].
+    #[arg(long, global = true, value_name = "FORMAT")]
+    pub log_format: Option<crate::config::LogFormat>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -47,6 +52,23 @@ pub enum Command {
     },
     /// Queue a message for an instance (the running server sends it).
     Send(SendArgs),
+    /// Print documentation of the configuration.
+    Config {
+        /// What to print.
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+/// `chatgate config …`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the configuration reference (Markdown, generated from the
+    /// configuration's documentation; committed as docs/configuration.md).
+    Reference,
+    /// Print an example configuration file with every key, commented
+    /// (committed as docs/chatgate.example.toml).
+    Example,
 }
 
 /// `chatgate instance …`.

@@ -12,15 +12,26 @@ use chatgate_core::{
 };
 use serde_json::json;
 use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::util::SubscriberInitExt;
 
-use crate::app::{App, Server, Workers};
+use crate::app::{App, Server, Stopped, Workers};
 use crate::bootstrap;
-use crate::cli::{Cli, Command, InstanceCommand, SendArgs};
-use crate::config::{Config, LogFormat, Overrides};
+use crate::cli::{Cli, Command, ConfigCommand, InstanceCommand, SendArgs};
+use crate::config::{Config, LogFormat, LogOverrides, Overrides};
 
 /// Runs one command line to completion.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Config { command } = &cli.command {
+        // Documentation of the defaults: no file, environment or database.
+        let text = match command {
+            ConfigCommand::Reference => crate::config::reference(),
+            ConfigCommand::Example => crate::config::example(),
+        };
+        print!("{text}");
+        return Ok(());
+    }
     let listen = match &cli.command {
         Command::Serve { listen } => *listen,
         _ => None,
@@ -29,6 +40,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         listen,
         data_dir: cli.data_dir.clone(),
         database_url: cli.database_url.clone(),
+        log: cli.log_format.map(|format| LogOverrides { format }),
     };
     let config = Config::load(cli.config.as_deref(), &overrides)?;
     let serving = matches!(cli.command, Command::Serve { .. });
@@ -44,17 +56,39 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Instance { command } => instance(config, command).await,
         Command::Send(args) => send(config, args).await,
+        Command::Config { .. } => Ok(()),
     }
 }
 
 fn init_logging(config: &Config, serving: bool) {
     let default = if serving { config.log.level.as_str() } else { "warn" };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = match config.log.format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder.try_init(),
-    };
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    // try_init also forwards the `log` records of dependencies.
+    let _ = subscriber(filter, config.log.format, ansi, std::io::stderr).try_init();
+}
+
+/// The log subscriber of `serve`: every line written while a request is
+/// handled carries the request's span (`http{method, route, request_id}`),
+/// in both formats. `ansi` colours the text format (for a terminal). Tests
+/// build it on a buffer.
+pub fn subscriber<W>(
+    filter: EnvFilter,
+    format: LogFormat,
+    ansi: bool,
+    writer: W,
+) -> Box<dyn tracing::Subscriber + Send + Sync>
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    let builder =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer).with_ansi(ansi);
+    match format {
+        LogFormat::Json => {
+            Box::new(builder.json().with_current_span(true).with_span_list(true).finish())
+        }
+        LogFormat::Text => Box::new(builder.finish()),
+    }
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
@@ -70,36 +104,110 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let sandbox =
         if fresh { Some(bootstrap::create_sandbox_instance(&app, &config).await?) } else { None };
     // Listen for the stop signals before anyone can know the address.
-    let stop = shutdown_signal()?;
+    let mut signals = stop_signals()?;
     let server = Server::start(app, listener, &partner.0, Workers::Run).await?;
     // Printed on stdout, never logged: it carries the tokens. A closed
     // stdout is no reason to stop serving.
     let banner = bootstrap::first_start_banner(server.addr, &data_dir, sandbox.as_ref(), &partner);
     let _ = writeln!(std::io::stdout().lock(), "{banner}");
     tracing::info!(addr = %server.addr, data_dir = %data_dir.display(), "chatgate is serving");
-    stop.await;
-    tracing::info!("shutting down: finishing requests and sends in flight");
-    server.stop().await;
-    tracing::info!("stopped");
+    match stop_on_signals(&mut signals, || server.stop()).await {
+        Shutdown::Stopped(Stopped::Finished) => tracing::info!("stopped"),
+        Shutdown::Stopped(Stopped::GraceRanOut) => {
+            tracing::warn!("stopped after the grace ran out; unfinished work was released")
+        }
+        Shutdown::Forced => return Err(ForcedExit.into()),
+    }
     Ok(())
 }
 
-/// Registers for Ctrl-C and SIGTERM now and returns a future that ends
-/// when either arrives.
-fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
-    #[cfg(unix)]
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("cannot listen for SIGTERM")?;
-    Ok(async move {
-        #[cfg(unix)]
-        let terminate = terminate.recv();
-        #[cfg(not(unix))]
-        let terminate = std::future::pending::<Option<()>>();
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = terminate => {}
+/// The error of a stop cut short by a second signal: `main` exits at once
+/// with [`ForcedExit::CODE`], finishing nothing more.
+#[derive(Debug, Clone, Copy)]
+pub struct ForcedExit;
+
+impl ForcedExit {
+    /// The exit code (128 + SIGINT, as shells report an interrupted command).
+    pub const CODE: i32 = 130;
+}
+
+impl std::fmt::Display for ForcedExit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a second stop signal arrived during shutdown: exited at once")
+    }
+}
+
+impl std::error::Error for ForcedExit {}
+
+/// How a serving process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shutdown {
+    /// The stop ran to its end.
+    Stopped(Stopped),
+    /// A second signal arrived during the stop.
+    Forced,
+}
+
+/// Waits for the first stop signal, then runs `stop` to its end, unless a
+/// second signal arrives first. Each signal is the name of the signal.
+pub async fn stop_on_signals<F>(
+    signals: &mut mpsc::UnboundedReceiver<&'static str>,
+    stop: impl FnOnce() -> F,
+) -> Shutdown
+where
+    F: std::future::Future<Output = Stopped>,
+{
+    let first = signals.recv().await.unwrap_or("none (no signal source)");
+    tracing::info!(
+        signal = first,
+        "shutting down: finishing requests, sends and webhook pushes in flight \
+         (a second signal exits at once)"
+    );
+    let stop = stop();
+    tokio::select! {
+        stopped = stop => Shutdown::Stopped(stopped),
+        Some(second) = signals.recv() => {
+            tracing::error!(
+                signal = second,
+                "a second signal during shutdown: exiting at once, unfinished work waits for \
+                 its lease to run out"
+            );
+            Shutdown::Forced
         }
-    })
+    }
+}
+
+/// Registers for Ctrl-C and SIGTERM now and forwards every one that
+/// arrives, by name.
+fn stop_signals() -> anyhow::Result<mpsc::UnboundedReceiver<&'static str>> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+        let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+        tokio::spawn(async move {
+            loop {
+                let name = tokio::select! {
+                    Some(()) = terminate.recv() => "SIGTERM",
+                    Some(()) = interrupt.recv() => "SIGINT",
+                    else => break,
+                };
+                if tx.send(name).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    tokio::spawn(async move {
+        while tokio::signal::ctrl_c().await.is_ok() {
+            if tx.send("Ctrl-C").is_err() {
+                break;
+            }
+        }
+    });
+    Ok(rx)
 }
 
 async fn instance(config: Config, command: InstanceCommand) -> anyhow::Result<()> {
@@ -208,4 +316,56 @@ async fn send_command(app: &App, args: SendArgs) -> anyhow::Result<()> {
         json!({"id": accepted.message.id.to_string(), "status": accepted.message.status.as_str()})
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn one_signal_lets_the_stop_finish() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        tx.send("SIGTERM").unwrap();
+        let (done, stopped) = tokio::sync::oneshot::channel();
+        done.send(Stopped::Finished).unwrap();
+        let outcome = stop_on_signals(&mut rx, || async { stopped.await.unwrap() }).await;
+        assert_eq!(outcome, Shutdown::Stopped(Stopped::Finished));
+    }
+
+    #[tokio::test]
+    async fn a_second_signal_during_the_stop_exits_at_once() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        tx.send("SIGTERM").unwrap();
+        tx.send("SIGINT").unwrap();
+        // A stop that would never end on its own.
+        let outcome = stop_on_signals(&mut rx, std::future::pending::<Stopped>).await;
+        assert_eq!(outcome, Shutdown::Forced);
+    }
+
+    #[tokio::test]
+    async fn the_stop_does_not_begin_before_the_first_signal() {
+        let (tx, mut rx) = mpsc::unbounded_channel::<&'static str>();
+        let began = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = began.clone();
+        let waiting = stop_on_signals(&mut rx, move || {
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            async { Stopped::Finished }
+        });
+        tokio::pin!(waiting);
+        assert!(futures_poll_once(waiting.as_mut()).await.is_none());
+        assert!(!began.load(std::sync::atomic::Ordering::SeqCst));
+        tx.send("SIGINT").unwrap();
+        assert_eq!(waiting.await, Shutdown::Stopped(Stopped::Finished));
+    }
+
+    /// Polls a future once: its output if it was ready.
+    async fn futures_poll_once<F: std::future::Future + Unpin>(mut f: F) -> Option<F::Output> {
+        std::future::poll_fn(|cx| {
+            std::task::Poll::Ready(match std::pin::Pin::new(&mut f).poll(cx) {
+                std::task::Poll::Ready(v) => Some(v),
+                std::task::Poll::Pending => None,
+            })
+        })
+        .await
+    }
 }

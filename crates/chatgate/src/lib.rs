@@ -11,6 +11,6 @@ pub mod commands;
 pub mod config;
 pub mod workers;
 
-pub use app::{App, Server, Workers};
+pub use app::{App, Server, Stopped, Workers};
 pub use commands::run;
 pub use config::Config;

@@ -175,3 +175,62 @@ async fn the_first_start_creates_a_ready_sandbox_instance_and_prints_it_once() {
     let listed = json_lines(&chatgate(dir.path(), &["instance", "list"]));
     assert_eq!(listed.len(), 1, "no second sandbox instance");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_signal_during_a_graceful_stop_exits_at_once_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chatgate"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--data-dir"])
+        .arg(dir.path())
+        .env_remove("CHATGATE_PARTNER_TOKEN")
+        .env("CHATGATE_STORE_DURABILITY", "normal")
+        .env("RUST_LOG", "info,tower_http=debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<Value>();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    std::thread::spawn(move || {
+        for line in stderr.lines() {
+            let line: Value = serde_json::from_str(&line.unwrap()).expect("JSON log lines");
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let next_line_with = |text: &str| loop {
+        let line = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_else(|_| panic!("no {text}"));
+        if line.to_string().contains(text) {
+            return line;
+        }
+    };
+    let serving = next_line_with("chatgate is serving");
+    let addr = serving["fields"]["addr"].as_str().unwrap().to_owned();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || BufReader::new(stdout).lines().for_each(drop));
+    let credentials: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("sandbox-instance.json")).unwrap(),
+    )
+    .unwrap();
+    let (id, token) = (credentials["id"].as_u64().unwrap(), credentials["apiToken"].clone());
+
+    // A long poll in flight keeps the graceful stop waiting.
+    let poll = tokio::spawn(async move {
+        reqwest::Client::new()
+            .get(format!("http://{addr}/api/v1/instances/{id}/notifications/next?wait=60"))
+            .bearer_auth(token.as_str().unwrap())
+            .send()
+            .await
+    });
+    next_line_with("started processing request");
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    next_line_with("shutting down");
+    assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    let forced = next_line_with("a second signal");
+    assert_eq!(forced["level"], "ERROR");
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{status}");
+    drop(poll);
+}

@@ -150,6 +150,7 @@ pub struct Gateway {
     policy: Arc<GatewayPolicy>,
     connectors: Connectors,
     profiles: Arc<ProfileRequests>,
+    stopping: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl Gateway {
@@ -167,7 +168,28 @@ impl Gateway {
             policy: Arc::new(policy),
             connectors: Connectors::new(),
             profiles: Arc::new(ProfileRequests::new()),
+            stopping: Arc::new(tokio::sync::watch::channel(false).0),
         }
+    }
+
+    /// The process is stopping: long polls answer "nothing yet" at once
+    /// instead of holding the graceful stop for up to their whole wait (the
+    /// client polls again, elsewhere or after the restart; nothing is
+    /// acknowledged, so nothing is lost).
+    pub fn begin_stop(&self) {
+        self.stopping.send_replace(true);
+    }
+
+    /// Whether the process has begun to stop.
+    pub fn is_stopping(&self) -> bool {
+        *self.stopping.borrow()
+    }
+
+    /// Resolves once the process begins to stop: streams that would
+    /// otherwise hold the graceful stop open end here.
+    pub async fn stopped(&self) {
+        let mut stopping = self.stopping.subscribe();
+        let _ = stopping.wait_for(|stopping| *stopping).await;
     }
 
     /// The same services, able to reach the platforms for actions that are
@@ -657,6 +679,7 @@ impl Gateway {
     ) -> Result<Option<Notification>> {
         let deadline = self.clock.now().plus(wait);
         let signal = self.store.notifications_signal();
+        let mut stopping = self.stopping.subscribe();
         loop {
             // Register before looking, so a notification committed between
             // the look and the wait still wakes us.
@@ -664,12 +687,13 @@ impl Gateway {
             if let Some(next) = self.store.next_notification(instance).await.map_err(store_error)? {
                 return Ok(Some(next));
             }
-            if self.clock.now() >= deadline {
+            if self.clock.now() >= deadline || *stopping.borrow() {
                 return Ok(None);
             }
             tokio::select! {
                 _ = waiter.wait() => {}
                 _ = self.clock.sleep_until(deadline) => {}
+                _ = stopping.wait_for(|stopping| *stopping) => {}
             }
         }
     }

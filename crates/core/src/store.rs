@@ -510,6 +510,14 @@ pub trait Store: Send + Sync + 'static {
         at: Timestamp,
     ) -> StoreResult<Finished>;
 
+    /// Gives up every lease `owner` holds, on outbound and push lanes
+    /// alike, so another worker takes the work at once instead of after the
+    /// lease runs out (a stopping process calls it last). A message whose
+    /// attempt was cut short stays `sending` and is claimed again as
+    /// interrupted; a push whose attempt was cut short is pushed again.
+    /// Returns how many lanes were released.
+    async fn release_leases(&self, owner: &WorkerId) -> StoreResult<u64>;
+
     /// When the next message of any instance may leave, if any is waiting
     /// (including messages whose lease will expire).
     async fn next_outbound_at(&self) -> StoreResult<Option<Timestamp>>;

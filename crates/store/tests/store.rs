@@ -79,6 +79,7 @@ on_both_backends!(
     concurrent_enqueues_are_all_committed_and_each_instance_keeps_its_order,
     an_instance_is_leased_to_one_worker_at_a_time,
     an_expired_lease_passes_the_message_to_another_worker_and_the_first_loses_it,
+    released_leases_pass_the_work_to_another_worker_at_once,
     the_pacing_gap_counts_from_the_end_of_the_previous_attempt,
     a_not_authorized_instance_holds_its_queue_until_authorized_again,
     an_unauthorized_send_puts_the_message_back_and_holds_the_instance,
@@ -226,6 +227,51 @@ async fn an_expired_lease_passes_the_message_to_another_worker_and_the_first_los
     );
     let message = store.message(instance.id, a.message.id).await.unwrap().unwrap();
     assert_eq!(message.status, MessageStatus::Sent);
+}
+
+async fn released_leases_pass_the_work_to_another_worker_at_once(db: TestDb) {
+    let store = db.open().await;
+    let (first, _) = instance(&*store, 0).await;
+    let (second, _) = instance(&*store, 0).await;
+    let (other, _) = instance(&*store, 0).await;
+    for i in [&first, &second, &other] {
+        store.enqueue(new_message(i.id, "a", T0)).await.unwrap();
+    }
+    let a = store.claim_outbound(ClaimRequest { limit: 2, ..claim_at(T0, "a") }).await.unwrap();
+    assert_eq!(a.len(), 2);
+    let b = store.claim_outbound(claim_at(T0, "b")).await.unwrap();
+    assert_eq!(b.len(), 1, "the third instance went to b");
+
+    // a stops: its two lanes are free now, not after the lease; b's stays b's.
+    assert_eq!(store.release_leases(&WorkerId("a".into())).await.unwrap(), 2);
+    assert_eq!(store.release_leases(&WorkerId("a".into())).await.unwrap(), 0, "idempotent");
+    assert_eq!(store.next_outbound_at().await.unwrap(), Some(T0));
+    let c = store.claim_outbound(claim_at(T0, "c")).await.unwrap();
+    let mut taken: Vec<_> = c.iter().map(|claim| claim.message.id).collect();
+    let mut released: Vec<_> = a.iter().map(|claim| claim.message.id).collect();
+    taken.sort();
+    released.sort();
+    assert_eq!(taken, released, "c takes over exactly a's messages, b's lease holds");
+    assert!(c.iter().all(|claim| claim.message.attempts == 2));
+
+    // a's late answer no longer counts; c's does, once.
+    assert_eq!(
+        store.finish_outbound(&a[0], &WorkerId("a".into()), sent(), Vec::new(), T0).await.unwrap(),
+        Finished::LeaseLost
+    );
+    for claim in &c {
+        assert_eq!(
+            store
+                .finish_outbound(claim, &WorkerId("c".into()), sent(), Vec::new(), T0)
+                .await
+                .unwrap(),
+            Finished::Applied
+        );
+    }
+    assert_eq!(
+        store.finish_outbound(&b[0], &WorkerId("b".into()), sent(), Vec::new(), T0).await.unwrap(),
+        Finished::Applied
+    );
 }
 
 async fn the_pacing_gap_counts_from_the_end_of_the_previous_attempt(db: TestDb) {

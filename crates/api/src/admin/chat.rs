@@ -205,7 +205,9 @@ pub async fn stream(
     let start = Watch { state, id, contact, last: None, ends, first: true };
     let events = futures::stream::unfold(start, |mut watch| async move {
         loop {
-            if tokio::time::Instant::now() >= watch.ends {
+            // A stop ends the stream at once: the browser reconnects to
+            // whichever server answers next.
+            if tokio::time::Instant::now() >= watch.ends || watch.state.gateway.is_stopping() {
                 return None;
             }
             // Registered before reading, so a change committed in between
@@ -215,6 +217,7 @@ pub async fn stream(
                 tokio::select! {
                     () = waiter.wait() => {}
                     () = tokio::time::sleep(STREAM_TICK) => {}
+                    () = watch.state.gateway.stopped() => return None,
                 }
             }
             watch.first = false;

@@ -891,6 +891,66 @@ pub(crate) async fn claim(cx: &mut Cx, request: ClaimRequest) -> StoreResult<Vec
     Ok(claims)
 }
 
+/// Releases every outbound, push and callback lane leased to `owner` and
+/// re-establishes each lane's invariant, so the work is claimable now.
+pub(crate) async fn release_leases(cx: &mut Cx, owner: WorkerId) -> StoreResult<u64> {
+    let mut released = 0;
+    let lanes = query("SELECT instance_id FROM outbound_lanes WHERE lease_owner = ?")
+        .bind(&owner.0)
+        .fetch_all(&mut cx.conn)
+        .await
+        .map_err(db_error)?;
+    for lane in lanes {
+        let id = rows::instance_id(lane.try_get("instance_id").map_err(db_error)?)?;
+        query(
+            "UPDATE outbound_lanes SET lease_owner = NULL, lease_until = NULL \
+             WHERE instance_id = ?",
+        )
+        .bind(id_value(id))
+        .execute(&mut cx.conn)
+        .await
+        .map_err(db_error)?;
+        recompute_lane(cx, id, None).await?;
+        released += 1;
+    }
+    let lanes = query("SELECT instance_id FROM hook_lanes WHERE lease_owner = ?")
+        .bind(&owner.0)
+        .fetch_all(&mut cx.conn)
+        .await
+        .map_err(db_error)?;
+    for lane in lanes {
+        let id = rows::instance_id(lane.try_get("instance_id").map_err(db_error)?)?;
+        query("UPDATE hook_lanes SET lease_owner = NULL, lease_until = NULL WHERE instance_id = ?")
+            .bind(id_value(id))
+            .execute(&mut cx.conn)
+            .await
+            .map_err(db_error)?;
+        push::recompute_lane(cx, id, None).await?;
+        released += 1;
+    }
+    let lanes = query("SELECT instance_id, target FROM callback_lanes WHERE lease_owner = ?")
+        .bind(&owner.0)
+        .fetch_all(&mut cx.conn)
+        .await
+        .map_err(db_error)?;
+    for lane in lanes {
+        let id = rows::instance_id(lane.try_get("instance_id").map_err(db_error)?)?;
+        let target: String = lane.try_get("target").map_err(db_error)?;
+        query(
+            "UPDATE callback_lanes SET lease_owner = NULL, lease_until = NULL \
+             WHERE instance_id = ? AND target = ?",
+        )
+        .bind(id_value(id))
+        .bind(&target)
+        .execute(&mut cx.conn)
+        .await
+        .map_err(db_error)?;
+        push::recompute_callback_lane(cx, id, &target, None).await?;
+        released += 1;
+    }
+    Ok(released)
+}
+
 /// The instance's oldest pending message, expiring the queued ones that are
 /// too old on the way. Returns its seq, the message and its stored status.
 async fn claimable_head(

@@ -295,6 +295,11 @@ impl Store for SqlStore {
         self.write(|reply| Op::Finish { claim, owner, finish, parts, at, reply }).await
     }
 
+    async fn release_leases(&self, owner: &WorkerId) -> StoreResult<u64> {
+        let owner = owner.clone();
+        self.write(|reply| Op::ReleaseLeases { owner, reply }).await
+    }
+
     async fn next_outbound_at(&self) -> StoreResult<Option<Timestamp>> {
         let row =
             query("SELECT MIN(ready_at) AS next FROM outbound_lanes WHERE ready_at IS NOT NULL")

@@ -94,6 +94,10 @@ pub(crate) enum Op {
         at: Timestamp,
         reply: Reply<Finished>,
     },
+    ReleaseLeases {
+        owner: WorkerId,
+        reply: Reply<u64>,
+    },
     Expire {
         created_before: Timestamp,
         at: Timestamp,
@@ -482,6 +486,9 @@ async fn apply_one(cx: &mut Cx, op: Op) -> Box<dyn Deliver> {
         Op::Claim(request, reply) => run_op(cx, reply, |c| Box::pin(ops::claim(c, request))).await,
         Op::Finish { claim, owner, finish, parts, at, reply } => {
             run_op(cx, reply, |c| Box::pin(ops::finish(c, claim, owner, finish, parts, at))).await
+        }
+        Op::ReleaseLeases { owner, reply } => {
+            run_op(cx, reply, |c| Box::pin(ops::release_leases(c, owner))).await
         }
         Op::Expire { created_before, at, reply } => {
             run_op(cx, reply, |c| Box::pin(ops::expire(c, created_before, at))).await

@@ -1,0 +1,98 @@
+//! Logs: every line written while a request is handled carries its request
+//! id, in both formats, and no token reaches a log line.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use chatgate::config::LogFormat;
+use chatgate_e2e::TestApp;
+use reqwest::Method;
+use serde_json::{Value, json};
+use tracing_subscriber::EnvFilter;
+
+/// A log destination in memory.
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Buffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Buffer {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+/// Logs (at debug) what the server writes while answering a send with the
+/// token in the header and a GREEN-API call with the token in the path;
+/// returns the log and the two answers' request ids.
+async fn logged(format: LogFormat) -> (String, [String; 2], Vec<String>) {
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber =
+        chatgate::commands::subscriber(EnvFilter::new("debug"), format, false, move || {
+            writer.clone()
+        });
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let app = TestApp::spawn().await;
+    let instance = app.sandbox().await;
+    let sent = app
+        .raw(Method::POST, &format!("/api/v1/instances/{}/messages", instance.id))
+        .bearer_auth(&instance.token)
+        .json(&json!({"to": {"id": "u1"}, "text": "hello"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 202, "{:?}", sent.text().await);
+    let green = app
+        .raw(
+            Method::GET,
+            &format!("/waInstance{}/getStateInstance/{}", instance.id, instance.token),
+        )
+        .send()
+        .await
+        .unwrap();
+    let ids = [&sent, &green].map(|r| r.headers()["x-request-id"].to_str().unwrap().to_owned());
+    let secrets = vec![instance.token.clone(), app.partner_token.clone()];
+    app.stop().await;
+    (buffer.text(), ids, secrets)
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn json_log_lines_of_a_request_carry_its_request_id_and_no_token() {
+    let (log, ids, secrets) = logged(LogFormat::Json).await;
+    let lines: Vec<Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    for id in &ids {
+        let of_request: Vec<_> =
+            lines.iter().filter(|line| line.to_string().contains(id.as_str())).collect();
+        assert!(!of_request.is_empty(), "no line of request {id} in\n{log}");
+        for line in of_request {
+            let spans = line["spans"].as_array().unwrap();
+            let http = spans.iter().find(|s| s["name"] == "http").unwrap();
+            assert_eq!(http["request_id"], id.as_str(), "{line}");
+        }
+    }
+    for secret in &secrets {
+        assert!(!log.contains(secret.as_str()), "a token in the log:\n{log}");
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn text_log_lines_of_a_request_carry_its_request_id_and_no_token() {
+    let (log, ids, secrets) = logged(LogFormat::Text).await;
+    for id in &ids {
+        let needle = format!("request_id=\"{id}\"");
+        assert!(log.lines().any(|l| l.contains(&needle)), "no line with {needle} in\n{log}");
+    }
+    for secret in &secrets {
+        assert!(!log.contains(secret.as_str()), "a token in the log:\n{log}");
+    }
+}
