@@ -164,6 +164,39 @@ async fn signing_in_takes_the_partner_token_and_sets_a_strict_http_only_cookie()
 }
 
 #[tokio::test]
+async fn sign_in_attempts_beyond_ten_a_minute_are_refused_without_looking_at_the_token() {
+    let app = TestApp::spawn().await;
+    let http = no_redirects();
+    let attempt = |token: String| {
+        let (http, base) = (http.clone(), app.base.clone());
+        async move {
+            let form = http.get(format!("{base}/admin/login")).send().await.unwrap();
+            let cookie = cookie_named(&form, "chatgate_admin_login").unwrap();
+            let cookie = cookie.split(';').next().unwrap().to_owned();
+            let csrf = csrf_of(&form.text().await.unwrap());
+            http.post(format!("{base}/admin/login"))
+                .header(COOKIE, cookie)
+                .form(&[("token", token.as_str()), ("csrf", csrf.as_str())])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    let mut statuses = Vec::new();
+    for n in 0..10 {
+        statuses.push(attempt(format!("guess-{n}")).await);
+    }
+    assert!(statuses.iter().all(|s| *s == StatusCode::UNAUTHORIZED), "{statuses:?}");
+    assert_eq!(attempt("guess-10".into()).await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        attempt(app.partner_token.clone()).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the right token waits too: the answer tells a guesser nothing"
+    );
+}
+
+#[tokio::test]
 async fn a_form_without_its_csrf_token_is_refused_and_changes_nothing() {
     let app = TestApp::spawn().await;
     let operator = Operator::sign_in(&app).await;

@@ -19,24 +19,53 @@ use crate::extract::{InstancePath, bearer_token};
 pub struct PartnerToken {
     hash: TokenHash,
     session_key: [u8; 32],
+    sign_ins: std::sync::Arc<governor::DefaultDirectRateLimiter>,
 }
 
+/// Sign-in attempts to the admin UI per minute (per node): enough for
+/// people, too few for guessing.
+const SIGN_INS_PER_MINUTE: u32 = 10;
+
 impl PartnerToken {
-    /// Wraps the configured token.
+    /// Wraps the configured token; admin sessions are signed with a key of
+    /// this process only (they end when it stops). Servers use
+    /// [`PartnerToken::with_server_key`].
     pub fn new(token: &str) -> Self {
-        use sha2::Digest;
-        // A key of its own for sessions, so a session cookie says nothing
-        // about the token; changing the token ends every admin session.
-        let mut hasher = sha2::Sha256::new();
-        hasher.update(b"chatgate admin session key v1\0");
-        hasher.update(token.as_bytes());
-        Self { hash: TokenHash::of(token), session_key: hasher.finalize().into() }
+        Self::with_server_key(token, &chatgate_core::ids::random_bytes::<32>())
+    }
+
+    /// Wraps the configured token; admin sessions are signed with a key
+    /// derived from the server key and the token. The server key keeps the
+    /// session key secret even when the token is weak (a login form's signed
+    /// CSRF value must not let anyone test guesses of the token offline);
+    /// the token in it makes a changed token end every session. Nodes share
+    /// both, so a session works on all of them.
+    pub fn with_server_key(token: &str, server_key: &[u8]) -> Self {
+        use hmac::{KeyInit, Mac};
+        let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(server_key)
+            .expect("HMAC takes any key");
+        mac.update(b"chatgate admin session key v1\0");
+        mac.update(token.as_bytes());
+        let quota = governor::Quota::per_minute(
+            std::num::NonZeroU32::new(SIGN_INS_PER_MINUTE).expect("not zero"),
+        );
+        Self {
+            hash: TokenHash::of(token),
+            session_key: mac.finalize().into_bytes().into(),
+            sign_ins: std::sync::Arc::new(governor::RateLimiter::direct(quota)),
+        }
     }
 
     /// Whether a presented token is the partner token. Both sides are hashed
     /// first, so neither the content nor the length leaks through timing.
     pub fn matches(&self, presented: &str) -> bool {
         self.hash.matches(&TokenHash::of(presented))
+    }
+
+    /// Takes one admin sign-in attempt from the budget; false when it is
+    /// used up (the attempt is refused without looking at the token).
+    pub(crate) fn may_sign_in(&self) -> bool {
+        self.sign_ins.check().is_ok()
     }
 
     /// The key that signs the admin UI's session cookies and CSRF tokens.

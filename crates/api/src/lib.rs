@@ -110,7 +110,7 @@ pub fn app(state: AppState, config: &HttpConfig) -> Router {
         }))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-        .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION]));
+        .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::COOKIE]));
     // Outermost, so it sees every answer (a panic's 500 too) and the time
     // of every layer.
     if measured { app.layer(axum::middleware::from_fn(metrics::track)) } else { app }

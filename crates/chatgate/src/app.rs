@@ -63,6 +63,8 @@ pub struct App {
     pub config: Arc<Config>,
     /// The name this process's workers hold leases under.
     pub owner: WorkerId,
+    /// The server key, which signs admin sessions with the partner token.
+    server_key: Arc<[u8; 32]>,
 }
 
 impl App {
@@ -158,6 +160,7 @@ impl App {
             receipts_signal: OutboundSignal::default(),
             config: Arc::new(config),
             owner,
+            server_key: Arc::new(key),
         })
     }
 
@@ -165,7 +168,7 @@ impl App {
     pub fn router(&self, partner_token: &str) -> axum::Router {
         let state = AppState {
             gateway: self.gateway.clone(),
-            partner: Arc::new(PartnerToken::new(partner_token)),
+            partner: Arc::new(PartnerToken::with_server_key(partner_token, &*self.server_key)),
             media: self.media.clone(),
             greenapi: self.greenapi.clone(),
             meta: self.meta.clone(),

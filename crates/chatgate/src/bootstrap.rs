@@ -126,12 +126,14 @@ fn write_secret(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
 }
 
 /// The text printed once at first start: the credentials and a curl
-/// example that works as pasted.
+/// example that works as pasted — or, without `show_secrets` (stdout kept
+/// by a journal), only where the credentials are.
 pub fn first_start_banner(
     addr: SocketAddr,
     data_dir: &Path,
     sandbox: Option<&SandboxInstanceFile>,
     partner: &(String, PartnerTokenSource),
+    show_secrets: bool,
 ) -> String {
     let base = format!("http://{addr}");
     let mut out = format!(
@@ -139,17 +141,26 @@ pub fn first_start_banner(
          Admin UI: {base}/admin (sign in with the partner token) · API docs: {base}/api/docs\n"
     );
     match &partner.1 {
-        PartnerTokenSource::Generated(path) => out.push_str(&format!(
+        PartnerTokenSource::Generated(path) if show_secrets => out.push_str(&format!(
             "\nPartner (admin) token, generated now and saved to {}:\n  {}\n",
             path.display(),
             partner.0
+        )),
+        PartnerTokenSource::Generated(path) => out.push_str(&format!(
+            "\nPartner (admin) token: generated now and saved to {}\n",
+            path.display()
         )),
         PartnerTokenSource::File(path) => {
             out.push_str(&format!("Partner token: in {}\n", path.display()))
         }
         PartnerTokenSource::Configured => out.push_str("Partner token: from the configuration\n"),
     }
-    if let Some(sandbox) = sandbox {
+    if sandbox.is_some() && !show_secrets {
+        out.push_str(&format!(
+            "\nA sandbox instance is ready; its id and API token are in {}\n",
+            data_dir.join(SANDBOX_INSTANCE_FILE).display()
+        ));
+    } else if let Some(sandbox) = sandbox {
         let id = InstanceId::new(sandbox.id).map(|i| i.to_string()).unwrap_or_default();
         out.push_str(&format!(
             "\nA sandbox instance is ready (credentials saved to {}):\n  \
@@ -165,4 +176,26 @@ pub fn first_start_banner(
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_banner_for_a_journal_names_the_files_but_no_token() {
+        let dir = Path::new("/var/lib/chatgate");
+        let sandbox = SandboxInstanceFile { id: 1_234_567_890, api_token: "sandbox-secret".into() };
+        let partner = (
+            String::from("partner-secret"),
+            PartnerTokenSource::Generated(dir.join("partner-token")),
+        );
+        let addr: SocketAddr = ([127, 0, 0, 1], 7780).into();
+        let shown = first_start_banner(addr, dir, Some(&sandbox), &partner, true);
+        assert!(shown.contains("partner-secret") && shown.contains("sandbox-secret"));
+        let journal = first_start_banner(addr, dir, Some(&sandbox), &partner, false);
+        assert!(!journal.contains("partner-secret") && !journal.contains("sandbox-secret"));
+        assert!(journal.contains("/var/lib/chatgate/partner-token"), "{journal}");
+        assert!(journal.contains("/var/lib/chatgate/sandbox-instance.json"), "{journal}");
+    }
 }

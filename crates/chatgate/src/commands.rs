@@ -107,8 +107,17 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let mut signals = stop_signals()?;
     let server = Server::start(app, listener, &partner.0, Workers::Run).await?;
     // Printed on stdout, never logged: it carries the tokens. A closed
-    // stdout is no reason to stop serving.
-    let banner = bootstrap::first_start_banner(server.addr, &data_dir, sandbox.as_ref(), &partner);
+    // stdout is no reason to stop serving. Under systemd stdout is the
+    // journal, which keeps what it gets: there the banner names the files
+    // that hold the tokens instead.
+    let show_secrets = std::env::var_os("JOURNAL_STREAM").is_none();
+    let banner = bootstrap::first_start_banner(
+        server.addr,
+        &data_dir,
+        sandbox.as_ref(),
+        &partner,
+        show_secrets,
+    );
     let _ = writeln!(std::io::stdout().lock(), "{banner}");
     tracing::info!(addr = %server.addr, data_dir = %data_dir.display(), "chatgate is serving");
     match stop_on_signals(&mut signals, || server.stop()).await {

@@ -185,6 +185,7 @@ async fn a_second_signal_during_a_graceful_stop_exits_at_once_and_says_so() {
         .env_remove("CHATGATE_PARTNER_TOKEN")
         .env("CHATGATE_STORE_DURABILITY", "normal")
         .env("RUST_LOG", "info,tower_http=debug")
+        .env("CHATGATE_SHUTDOWN_GRACE_SECS", "120")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -215,14 +216,16 @@ async fn a_second_signal_during_a_graceful_stop_exits_at_once_and_says_so() {
     .unwrap();
     let (id, token) = (credentials["id"].as_u64().unwrap(), credentials["apiToken"].clone());
 
-    // A long poll in flight keeps the graceful stop waiting.
-    let poll = tokio::spawn(async move {
-        reqwest::Client::new()
-            .get(format!("http://{addr}/api/v1/instances/{id}/notifications/next?wait=60"))
-            .bearer_auth(token.as_str().unwrap())
-            .send()
-            .await
-    });
+    // A request whose body never finishes keeps the graceful stop waiting
+    // (a long poll would not: a stop answers those at once).
+    let mut held = std::net::TcpStream::connect(&addr).unwrap();
+    let head = format!(
+        "POST /api/v1/instances/{id}/messages HTTP/1.1\r\nHost: {addr}\r\n\
+         Authorization: Bearer {}\r\nContent-Type: application/json\r\n\
+         Content-Length: 1000\r\n\r\n{{\"to\":",
+        token.as_str().unwrap()
+    );
+    std::io::Write::write_all(&mut held, head.as_bytes()).unwrap();
     next_line_with("started processing request");
     let pid = child.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
@@ -232,5 +235,5 @@ async fn a_second_signal_during_a_graceful_stop_exits_at_once_and_says_so() {
     assert_eq!(forced["level"], "ERROR");
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130), "{status}");
-    drop(poll);
+    drop(held);
 }

@@ -34,7 +34,7 @@ use crate::AppState;
 const DEFAULT_CONTACT: &str = "sandbox-customer";
 /// How many entries of the thread are shown.
 const THREAD_LIMIT: usize = 100;
-/// How often the stream looks again when nothing woke it.
+/// How often the stream looks at the thread again.
 const STREAM_TICK: Duration = Duration::from_secs(1);
 /// How long one stream lives; the browser reconnects at once. Bounded so a
 /// forgotten tab never holds a connection (or a shutdown) for long.
@@ -210,12 +210,11 @@ pub async fn stream(
             if tokio::time::Instant::now() >= watch.ends || watch.state.gateway.is_stopping() {
                 return None;
             }
-            // Registered before reading, so a change committed in between
-            // wakes the next wait instead of being missed.
-            let waiter = watch.state.gateway.store().notifications_signal().waiter(watch.id);
+            // It looks again every tick rather than waiting on the
+            // instance's notification signal: that signal leaves one permit,
+            // which a chat page must not take from a long-polling consumer.
             if !watch.first {
                 tokio::select! {
-                    () = waiter.wait() => {}
                     () = tokio::time::sleep(STREAM_TICK) => {}
                     () = watch.state.gateway.stopped() => return None,
                 }
@@ -226,7 +225,9 @@ pub async fn stream(
             };
             if watch.last.as_deref() != Some(html.as_str()) {
                 watch.last = Some(html.clone());
-                let event = SseEvent::default().event("thread").data(html.replace('\n', ""));
+                // Newlines become several `data:` lines, which the browser
+                // joins again (a message's own line breaks survive).
+                let event = SseEvent::default().event("thread").data(html.replace('\r', ""));
                 return Some((Ok(event), watch));
             }
         }

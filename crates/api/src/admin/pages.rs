@@ -73,6 +73,15 @@ pub async fn login(
             Some("The sign-in form expired. Try again.".into()),
         );
     }
+    if !state.partner.may_sign_in() {
+        tracing::warn!("admin sign-in refused: too many attempts");
+        return login_form(
+            &state,
+            &headers,
+            StatusCode::TOO_MANY_REQUESTS,
+            Some("Too many sign-in attempts. Wait a minute and try again.".into()),
+        );
+    }
     if !state.partner.matches(form.token.trim()) {
         tracing::warn!("an admin sign-in with a wrong partner token");
         return login_form(
@@ -244,13 +253,16 @@ pub async fn instance(
     let id = instance_id(&raw)?;
     let gateway = &state.gateway;
     let instance = gateway.instance(id).await?;
-    let queue = gateway.queue(id).await?;
-    let messages = gateway.recent_messages(id, RECENT_MESSAGES).await?;
-    let events = gateway
-        .store()
-        .latest_events(id, RECENT_ROWS)
-        .await
-        .map_err(|e| AdminError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+    let store = gateway.store();
+    let unavailable = |e: chatgate_core::store::StoreError| {
+        AdminError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+    };
+    // The page shows the heads of the lists (each message's timeline is
+    // read with it), so it stays quick on a busy instance.
+    let queue = store.queue(id, RECENT_ROWS).await.map_err(unavailable)?;
+    let since = gateway.clock().now().minus(RECENT_MESSAGES);
+    let messages = store.messages_since(id, since, RECENT_ROWS).await.map_err(unavailable)?;
+    let events = store.latest_events(id, RECENT_ROWS).await.map_err(unavailable)?;
     let deliveries = gateway.deliveries(id, None, RECENT_ROWS).await?;
     let notice = done.done.as_deref().and_then(|done| match done {
         "settings" => Some(String::from("Settings saved.")),

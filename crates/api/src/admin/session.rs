@@ -147,22 +147,26 @@ pub(crate) fn session_cookie(headers: &HeaderMap, value: &str) -> HeaderValue {
     set_cookie(headers, SESSION_COOKIE, value, ttl)
 }
 
-/// Refuses a request whose `Origin` names another host than the one it was
-/// sent to: a second line behind `SameSite` and the CSRF token.
+/// Refuses a form posted from another site: a second line behind
+/// `SameSite` and the CSRF token. Browsers say where a request comes from in
+/// `Sec-Fetch-Site` (right behind a proxy too, as they judge by the URL they
+/// show); without it, the `Origin` must name the host the request was sent
+/// to (`Host`, or `X-Forwarded-Host` from a proxy that rewrites `Host`).
 fn same_origin(headers: &HeaderMap) -> bool {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = text("sec-fetch-site") {
+        return matches!(site, "same-origin" | "none");
+    }
     // No Origin, or the opaque `null` some privacy settings send: nothing
     // to compare, and the CSRF token still decides.
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+    let Some(origin) = text("origin").filter(|o| *o != "null") else {
         return true;
-    };
-    if origin == "null" {
-        return true;
-    }
-    let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else {
-        return false;
     };
     let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
-    origin_host.eq_ignore_ascii_case(host)
+    [text("host"), text("x-forwarded-host")]
+        .into_iter()
+        .flatten()
+        .any(|host| origin_host.eq_ignore_ascii_case(host))
 }
 
 /// Where a visitor without a session is sent.
@@ -297,6 +301,21 @@ mod tests {
         headers.insert(header::ORIGIN, HeaderValue::from_static("null"));
         assert!(same_origin(&headers), "an opaque origin leaves it to the CSRF token");
         headers.insert(header::ORIGIN, HeaderValue::from_static("https://evil.example"));
+        assert!(!same_origin(&headers));
+    }
+
+    #[test]
+    fn behind_a_proxy_that_rewrites_the_host_a_post_from_the_page_is_taken() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_static("127.0.0.1:7780"));
+        headers.insert(header::ORIGIN, HeaderValue::from_static("https://gw.example.com"));
+        assert!(!same_origin(&headers), "nothing says the page is this server's");
+        headers.insert("x-forwarded-host", HeaderValue::from_static("gw.example.com"));
+        assert!(same_origin(&headers));
+        headers.remove("x-forwarded-host");
+        headers.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
+        assert!(same_origin(&headers), "the browser says it is the same origin");
+        headers.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
         assert!(!same_origin(&headers));
     }
 }
