@@ -235,8 +235,27 @@ async fn an_instance_created_in_the_admin_ui_shows_its_token_once_and_the_token_
             &[("name", "<b>Shop</b>"), ("kind", "sandbox"), ("csrf", operator.csrf.as_str())],
         )
         .await;
-    assert_eq!(created.status(), StatusCode::CREATED);
-    let page = created.text().await.unwrap();
+    // Post, redirect, get: the token rides a sealed cookie of the page that
+    // shows it, so a reload never creates a second instance.
+    assert_eq!(created.status(), StatusCode::SEE_OTHER);
+    let to = created.headers()[LOCATION].to_str().unwrap().to_owned();
+    assert!(to.starts_with("/admin/instances/") && to.ends_with("/created"), "{to}");
+    let flash = cookie_named(&created, "chatgate_admin_created").unwrap();
+    assert!(flash.contains(&format!("Path={to}")) && flash.contains("HttpOnly"), "{flash}");
+    let flash = flash.split(';').next().unwrap().to_owned();
+    let shown = operator
+        .http
+        .get(format!("{}{to}", app.base))
+        .header(COOKIE, format!("{}; {flash}", operator.cookie))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shown.status(), 200);
+    let cleared = cookie_named(&shown, "chatgate_admin_created").unwrap();
+    assert!(cleared.contains("Max-Age=0"), "the page forgets the token: {cleared}");
+    let page = shown.text().await.unwrap();
+    let (again, _) = operator.get(&to).await;
+    assert_eq!(again, StatusCode::SEE_OTHER, "once shown, the page is gone");
     assert!(!page.contains("<b>Shop</b>") && page.contains("Shop"), "names are escaped");
     let grab = |id: &str| {
         let at = page.find(&format!(r#"id="{id}">"#)).unwrap() + id.len() + 6;

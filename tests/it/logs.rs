@@ -70,14 +70,27 @@ async fn logged(format: LogFormat) -> (String, [String; 2], Vec<String>) {
 async fn json_log_lines_of_a_request_carry_its_request_id_and_no_token() {
     let (log, ids, secrets) = logged(LogFormat::Json).await;
     let lines: Vec<Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let request_of = |line: &Value| -> Option<String> {
+        let spans = line["spans"].as_array()?;
+        let http = spans.iter().find(|s| s["name"] == "http")?;
+        Some(http["request_id"].as_str().unwrap_or_default().to_owned())
+    };
+    // Every line written inside a request (the harness makes some too)
+    // carries a request id…
+    let in_requests: Vec<(String, &Value)> =
+        lines.iter().filter_map(|line| request_of(line).map(|id| (id, line))).collect();
+    for (id, line) in &in_requests {
+        assert!(id.len() >= 32, "a line inside a request without its id: {line}");
+    }
+    // …and each request wrote its own lines, from its start to its end.
     for id in &ids {
-        let of_request: Vec<_> =
-            lines.iter().filter(|line| line.to_string().contains(id.as_str())).collect();
-        assert!(!of_request.is_empty(), "no line of request {id} in\n{log}");
-        for line in of_request {
-            let spans = line["spans"].as_array().unwrap();
-            let http = spans.iter().find(|s| s["name"] == "http").unwrap();
-            assert_eq!(http["request_id"], id.as_str(), "{line}");
+        let messages: Vec<&str> = in_requests
+            .iter()
+            .filter(|(of, _)| of == id)
+            .filter_map(|(_, line)| line["fields"]["message"].as_str())
+            .collect();
+        for expected in ["started processing request", "finished processing request"] {
+            assert!(messages.contains(&expected), "request {id} has no {expected:?}: {messages:?}");
         }
     }
     for secret in &secrets {
@@ -90,7 +103,12 @@ async fn text_log_lines_of_a_request_carry_its_request_id_and_no_token() {
     let (log, ids, secrets) = logged(LogFormat::Text).await;
     for id in &ids {
         let needle = format!("request_id=\"{id}\"");
-        assert!(log.lines().any(|l| l.contains(&needle)), "no line with {needle} in\n{log}");
+        for expected in ["started processing request", "finished processing request"] {
+            assert!(
+                log.lines().any(|l| l.contains(&needle) && l.contains(expected)),
+                "no {expected:?} line with {needle} in\n{log}"
+            );
+        }
     }
     for secret in &secrets {
         assert!(!log.contains(secret.as_str()), "a token in the log:\n{log}");

@@ -37,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/logout", post(pages::logout))
         .route("/admin/instances", get(pages::instances).post(pages::create))
         .route("/admin/instances/{id}", get(pages::instance))
+        .route("/admin/instances/{id}/created", get(pages::created))
         .route("/admin/instances/{id}/settings", post(pages::settings))
         .route("/admin/instances/{id}/delete", get(pages::confirm_delete).post(pages::delete))
         .route("/admin/instances/{id}/deliveries/{event}/redeliver", post(pages::redeliver))

@@ -196,10 +196,15 @@ pub struct CreateForm {
     kind: String,
 }
 
-/// `POST /admin/instances`: creates an instance and shows its token once.
+/// `POST /admin/instances`: creates an instance and sends the browser on
+/// to the page that shows its token once. The token travels there sealed in
+/// a short-lived cookie of that page's path, so reloading that page or going
+/// back never posts the form again (no second instance) and never shows the
+/// token twice.
 pub async fn create(
     State(state): State<AppState>,
-    AdminForm { session, form }: AdminForm<CreateForm>,
+    headers: HeaderMap,
+    AdminForm { form, .. }: AdminForm<CreateForm>,
 ) -> AdminResult<Response> {
     let kind = form
         .kind
@@ -217,16 +222,52 @@ pub async fn create(
             webhook_format: WebhookFormat::Native,
         })
         .await?;
-    tracing::info!(instance = %created.instance.id, kind = %kind, "instance created in the admin UI");
+    let id = created.instance.id;
+    tracing::info!(instance = %id, kind = %kind, "instance created in the admin UI");
+    let sealed = state.gateway.policy().vault.seal(created.token.reveal(), &created_context(id));
+    let path = format!("/admin/instances/{id}/created");
+    let mut response = Redirect::to(&path).into_response();
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        session::set_cookie_at(&headers, session::CREATED_COOKIE, &sealed, &path, 300),
+    );
+    Ok(response)
+}
+
+fn created_context(id: InstanceId) -> String {
+    format!("admin-created:{id}")
+}
+
+/// `GET /admin/instances/{id}/created`: the new instance's token, once.
+pub async fn created(
+    State(state): State<AppState>,
+    session: AdminSession,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+) -> AdminResult<Response> {
+    let id = instance_id(&raw)?;
+    let token = session::cookie(&headers, session::CREATED_COOKIE)
+        .and_then(|sealed| state.gateway.policy().vault.open(sealed, &created_context(id)));
+    let Some(api_token) = token else {
+        // Shown already (or never made here): the instance page it is.
+        return Ok(Redirect::to(&format!("/admin/instances/{id}")).into_response());
+    };
+    let instance = state.gateway.instance(id).await?;
     let page = CreatedPage {
         csrf: session.csrf().to_owned(),
-        id: created.instance.id.to_string(),
-        name: created.instance.name.clone(),
-        kind: kind.to_string(),
-        api_token: created.token.reveal().to_owned(),
-        sandbox: kind == ConnectorKind::Sandbox,
+        id: id.to_string(),
+        name: instance.name.clone(),
+        kind: instance.kind.to_string(),
+        api_token,
+        sandbox: instance.kind == ConnectorKind::Sandbox,
     };
-    Ok((StatusCode::CREATED, render(&page)).into_response())
+    let mut response = render(&page);
+    let path = format!("/admin/instances/{id}/created");
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        session::set_cookie_at(&headers, session::CREATED_COOKIE, "", &path, 0),
+    );
+    Ok(response)
 }
 
 /// An instance id from the path.

@@ -27,6 +27,9 @@ use crate::auth::PartnerToken;
 pub(crate) const SESSION_COOKIE: &str = "chatgate_admin";
 /// The login form's cookie.
 pub(crate) const LOGIN_COOKIE: &str = "chatgate_admin_login";
+/// The cookie that carries a new instance's token, sealed, from the create
+/// form to the page that shows it once.
+pub(crate) const CREATED_COOKIE: &str = "chatgate_admin_created";
 /// How long a session lasts.
 const SESSION_TTL_MS: i64 = 12 * 3600 * 1000;
 /// How long a login form stays valid.
@@ -124,12 +127,23 @@ pub(crate) fn set_cookie(
     value: &str,
     max_age: u32,
 ) -> HeaderValue {
+    set_cookie_at(headers, name, value, "/admin", max_age)
+}
+
+/// Like [`set_cookie`] for a narrower path.
+pub(crate) fn set_cookie_at(
+    headers: &HeaderMap,
+    name: &str,
+    value: &str,
+    path: &str,
+    max_age: u32,
+) -> HeaderValue {
     let secure = headers
         .get("x-forwarded-proto")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("https"));
     let mut cookie =
-        format!("{name}={value}; Path=/admin; HttpOnly; SameSite=Strict; Max-Age={max_age}");
+        format!("{name}={value}; Path={path}; HttpOnly; SameSite=Strict; Max-Age={max_age}");
     if secure {
         cookie.push_str("; Secure");
     }
