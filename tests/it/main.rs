@@ -20,6 +20,7 @@ mod metrics;
 mod nodes;
 mod openapi;
 mod operator;
+mod outages;
 mod pacing;
 mod pull;
 mod queue;
