@@ -9,12 +9,14 @@ mod files;
 mod fixtures;
 mod gate;
 pub mod graph;
+mod proxy;
 mod receiver;
 
 pub use files::{FileServer, MB};
 pub use fixtures::{assert_matches_fixture, fixture};
 pub use gate::Gate;
 pub use graph::{FakeGraph, meta_error};
+pub use proxy::TcpProxy;
 pub use receiver::{Received, TestReceiver};
 
 use std::sync::Arc;

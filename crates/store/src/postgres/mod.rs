@@ -212,7 +212,7 @@ impl store::SqlStore {
         let reader = PgPoolOptions::new()
             .max_connections(options.readers.max(1))
             .min_connections(1)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(3))
             .connect_with(connect.clone())
             .await
             .map_err(db_error)?;
@@ -220,7 +220,10 @@ impl store::SqlStore {
         // `writer::spawn`); this one did the migrations.
         let _ = sqlx::Connection::close(writer_conn).await;
         let writer::Writer { writes, signal, cache } = writer::spawn(
-            async move { connect.connect().await.map_err(db_error) },
+            std::sync::Arc::new(move || {
+                let connect = connect.clone();
+                Box::pin(async move { connect.connect().await.map_err(db_error) })
+            }),
             options.batch_max,
             options.pin_writer,
         )

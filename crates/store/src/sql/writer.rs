@@ -46,6 +46,12 @@ pub(crate) struct Cx {
 
 type Reply<T> = oneshot::Sender<StoreResult<T>>;
 
+/// Opens a new connection for the writer: at start, and again after the
+/// database went away (a restart, a network cut, a failover), so work
+/// resumes when it returns without restarting chatgate.
+pub(crate) type Connect =
+    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = StoreResult<Conn>> + Send>> + Send + Sync>;
+
 /// One change asked of the writer, with where to send its result.
 pub(crate) enum Op {
     CreateInstance(NewInstance, Reply<Instance>),
@@ -233,10 +239,7 @@ fn pin_to_one_core() {
 /// driven by the writer's own reactor. With `pin`, the thread keeps to one
 /// core (see [`pin_to_one_core`]): the push drain went from 1 070 to 3 500
 /// deliveries/s with it, end to end from 131 to 420 messages/s.
-pub(crate) async fn spawn<F>(connect: F, batch_max: usize, pin: bool) -> StoreResult<Writer>
-where
-    F: Future<Output = StoreResult<Conn>> + Send + 'static,
-{
+pub(crate) async fn spawn(connect: Connect, batch_max: usize, pin: bool) -> StoreResult<Writer> {
     let batch_max = batch_max.max(1);
     let (writes, rx) = mpsc::channel(batch_max * 8);
     let writer = Writer { writes, signal: NotificationSignal::default(), cache: Arc::default() };
@@ -258,10 +261,10 @@ where
                 }
             };
             runtime.block_on(async move {
-                match connect.await {
+                match connect().await {
                     Ok(conn) => {
                         let _ = opened.send(Ok(()));
-                        run(conn, rx, batch_max, signal, cache).await;
+                        run(conn, rx, batch_max, signal, cache, Some(connect)).await;
                     }
                     Err(e) => {
                         let _ = opened.send(Err(e));
@@ -284,14 +287,22 @@ pub(crate) struct Writer {
 }
 
 /// Runs the writer until a `Shutdown` op or until every sender is gone.
+///
+/// When a batch fails and the connection no longer answers, the writer
+/// opens a new one (with `reconnect`) before the next batch. While the
+/// database is away each batch fails at once — its callers are told
+/// "unavailable" and nothing they asked for is acknowledged — and the first
+/// batch after it returns commits as usual.
 pub(crate) async fn run(
     conn: Conn,
     mut rx: mpsc::Receiver<Op>,
     batch_max: usize,
     signal: NotificationSignal,
     cache: Arc<InstanceCache>,
+    reconnect: Option<Connect>,
 ) {
     let mut cx = Cx { conn, notified: BTreeSet::new(), changed: BTreeSet::new(), cache };
+    let mut broken = false;
     let mut batch = Vec::with_capacity(batch_max);
     loop {
         if rx.recv_many(&mut batch, batch_max).await == 0 {
@@ -308,7 +319,22 @@ pub(crate) async fn run(
             }
         }
         if !batch.is_empty() {
-            apply_batch(&mut cx, std::mem::take(&mut batch), &signal).await;
+            if broken && let Some(reconnect) = &reconnect {
+                match reconnect().await {
+                    Ok(conn) => {
+                        let old = std::mem::replace(&mut cx.conn, conn);
+                        drop(old);
+                        broken = false;
+                        tracing::info!("the store writer is connected again");
+                    }
+                    Err(e) => tracing::debug!(error = %e, "the database is still away"),
+                }
+            }
+            let committed = apply_batch(&mut cx, std::mem::take(&mut batch), &signal).await;
+            if !committed && !broken && sqlx::Connection::ping(&mut cx.conn).await.is_err() {
+                broken = true;
+                tracing::warn!("the store writer lost its database connection; reconnecting");
+            }
         }
         if let Some(done) = shutdown {
             rx.close();
@@ -323,7 +349,8 @@ pub(crate) async fn run(
     let _ = sqlx::Connection::close(cx.conn).await;
 }
 
-async fn apply_batch(cx: &mut Cx, batch: Vec<Op>, signal: &NotificationSignal) {
+/// Applies one batch in one transaction; true when it committed.
+async fn apply_batch(cx: &mut Cx, batch: Vec<Op>, signal: &NotificationSignal) -> bool {
     let started = Instant::now();
     let size = batch.len();
     let mut delivered: Vec<Box<dyn Deliver>> = Vec::with_capacity(size);
@@ -422,6 +449,7 @@ async fn apply_batch(cx: &mut Cx, batch: Vec<Op>, signal: &NotificationSignal) {
     for d in delivered {
         d.deliver(&commit);
     }
+    commit.is_ok()
 }
 
 /// Records a group commit's size and duration (and its failure).

@@ -161,7 +161,10 @@ impl store::SqlStore {
             .await
             .map_err(db_error)?;
         let writer::Writer { writes, signal, cache } = writer::spawn(
-            async move { connect.connect().await.map_err(db_error) },
+            std::sync::Arc::new(move || {
+                let connect = connect.clone();
+                Box::pin(async move { connect.connect().await.map_err(db_error) })
+            }),
             options.batch_max,
             options.pin_writer,
         )
@@ -211,7 +214,7 @@ mod tests {
         }
         let (done, _stopped) = oneshot::channel();
         writes.send(writer::Op::Shutdown(done)).await.unwrap();
-        writer::run(conn, rx, 16, Default::default(), Default::default()).await;
+        writer::run(conn, rx, 16, Default::default(), Default::default(), None).await;
         for answer in answers {
             answer.await.unwrap().unwrap();
         }
