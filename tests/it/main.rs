@@ -26,6 +26,7 @@ mod pull;
 mod queue;
 mod restart;
 mod sandbox_inbound;
+mod schemathesis;
 mod sending;
 mod settings;
 mod shutdown;
