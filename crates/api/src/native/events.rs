@@ -35,6 +35,7 @@ pub const DEFAULT_WAIT_SECONDS: u64 = 5;
 #[into_params(parameter_in = Query)]
 struct NextQuery {
     /// How long to wait for a notification, in seconds (5 … 60, default 5).
+    #[param(minimum = 5, maximum = 60)]
     wait: Option<u64>,
 }
 
@@ -274,6 +275,7 @@ async fn replay(
 #[into_params(parameter_in = Query)]
 struct DeliveriesQuery {
     /// Only those in this state: `pending`, `delivered` or `dead`.
+    #[param(pattern = "^(pending|delivered|dead)$")]
     state: Option<String>,
     /// At most this many (default 100).
     limit: Option<usize>,
