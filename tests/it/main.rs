@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod abuse;
 mod admin;
 mod bad_input;
 mod getloo;
@@ -26,6 +27,7 @@ mod pull;
 mod queue;
 mod restart;
 mod sandbox_inbound;
+mod schemathesis;
 mod sending;
 mod settings;
 mod shutdown;

@@ -425,3 +425,50 @@ async fn the_answers_have_exactly_the_keys_and_types_their_schemas_promise() {
     check("post", "/api/v1/instances/{id}/messages", 400, &wrong.body);
     app.stop().await;
 }
+
+/// The schema of a query parameter of an operation.
+fn query_parameter<'a>(doc: &'a Value, method: &str, path: &str, name: &str) -> &'a Value {
+    doc["paths"][path][method]["parameters"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{method} {path} has no parameters"))
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("{method} {path} has no parameter {name}"))
+}
+
+/// schemathesis found these: values the document allowed that the server
+/// refuses (tests/it/schemathesis.rs, positive_data_acceptance).
+#[tokio::test]
+async fn the_document_states_the_bounds_the_server_enforces() {
+    let app = TestApp::spawn().await;
+    let doc = document(&app).await;
+
+    let wait = query_parameter(&doc, "get", "/api/v1/instances/{id}/notifications/next", "wait");
+    assert_eq!(wait["schema"]["minimum"], 5, "{wait}");
+    assert_eq!(wait["schema"]["maximum"], 60, "{wait}");
+    let state = query_parameter(&doc, "get", "/api/v1/instances/{id}/deliveries", "state");
+    assert_eq!(state["schema"]["pattern"], "^(pending|delivered|dead)$", "{state}");
+    let delay = &doc["components"]["schemas"]["SettingsPatchIn"]["properties"]["delaySendMessagesMilliseconds"];
+    assert_eq!(delay["minimum"], 0, "{delay}");
+    assert_eq!(delay["maximum"], 600_000, "{delay}");
+
+    // And the server refuses what is outside them.
+    let instance = app.sandbox().await;
+    let outside =
+        ["/notifications/next?wait=61", "/notifications/next?wait=4", "/deliveries?state="];
+    for path in outside {
+        let answer = app.get(&instance, path).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{path}: {}", answer.body);
+    }
+    let path = format!("/api/v1/instances/{}/settings", instance.id);
+    let answer = app
+        .request(
+            Method::PATCH,
+            &path,
+            Some(&instance.token),
+            Some(json!({"delaySendMessagesMilliseconds": 600_001})),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.body);
+    app.stop().await;
+}

@@ -235,9 +235,9 @@ impl TestApp {
 
     /// The configuration every test starts from: SQLite's NORMAL keeps the
     /// suite fast (FULL is tested in the store); test receivers listen on
-    /// loopback; retries are exact; GREEN-API's 1-per-second limits would
-    /// trip tests that call a method twice (the rate-limit test turns them
-    /// back on).
+    /// loopback; retries are exact; GREEN-API's 1-per-second limits and the
+    /// native per-instance rates would trip tests that call quickly (the
+    /// abuse tests turn them back on).
     ///
     /// With `CHATGATE_TEST_BACKEND=postgres` (what `.ci/run`'s second pass
     /// sets) the store is a fresh schema of the test PostgreSQL instead of a
@@ -250,6 +250,8 @@ impl TestApp {
         config.allowed_private_networks = "127.0.0.0/8".into();
         config.hooks.jitter_percent = 0;
         config.greenapi.rate_limits = false;
+        config.limits.sends_per_second = 0;
+        config.limits.requests_per_second = 0;
         if on_postgres() {
             let url = chatgate_store::testing::fresh_postgres_schema()
                 .await

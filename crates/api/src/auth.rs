@@ -4,7 +4,8 @@
 
 use std::fmt;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, MatchedPath};
+use axum::http::Method;
 use axum::http::request::Parts;
 use chatgate_core::Instance;
 use chatgate_core::ids::TokenHash;
@@ -12,6 +13,7 @@ use chatgate_core::ids::TokenHash;
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::{InstancePath, bearer_token};
+use crate::limits::{RequestKind, retry_after_secs};
 
 /// The partner token from the configuration, kept only as its hash and as
 /// the key that signs admin sessions derived from it.
@@ -117,6 +119,29 @@ impl FromRequestParts<AppState> for InstanceCaller {
         if state.partner.matches(token) {
             return Ok(InstanceCaller(state.gateway.instance(id).await?));
         }
-        Ok(InstanceCaller(state.gateway.authenticate(id, token).await?))
+        let instance = state.gateway.authenticate(id, token).await?;
+        // After authentication: nobody without the token can use up an
+        // instance's budget. The operator (partner token) is not limited.
+        let kind = if parts.method == Method::POST
+            && parts
+                .extensions
+                .get::<MatchedPath>()
+                .is_some_and(|p| p.as_str().ends_with("/messages"))
+        {
+            RequestKind::Send
+        } else {
+            RequestKind::Other
+        };
+        if let Err(wait) = state.limits.check(instance.id, kind) {
+            let what = match kind {
+                RequestKind::Send => "sends",
+                RequestKind::Other => "requests",
+            };
+            return Err(ApiError::rate_limited(
+                format!("this instance makes {what} faster than this server allows; retry later"),
+                retry_after_secs(wait),
+            ));
+        }
+        Ok(InstanceCaller(instance))
     }
 }

@@ -22,6 +22,8 @@ pub struct ApiError {
     pub detail: String,
     /// The request field that is wrong, when one is.
     pub field: Option<String>,
+    /// Seconds to wait before trying again (`Retry-After`), when known.
+    pub retry_after: Option<u64>,
 }
 
 /// The body of every error answer of the native API.
@@ -31,6 +33,7 @@ pub struct ErrorOut<'a> {
     /// A stable machine-readable code: `invalid_request`, `malformed_json`,
     /// `unauthorized`, `not_found`, `conflict`, `instance_unavailable`,
     /// `push_mode`, `payload_too_large`, `unsupported_media_type`,
+    /// `rate_limited`, `request_timeout`,
     /// `platform_unavailable`, `unavailable`, `internal`, …
     #[schema(example = "invalid_request")]
     pub code: &'a str,
@@ -46,7 +49,15 @@ pub struct ErrorOut<'a> {
 impl ApiError {
     /// An error without a field.
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, code, detail: detail.into(), field: None }
+        Self { status, code, detail: detail.into(), field: None, retry_after: None }
+    }
+
+    /// 429 `rate_limited`, with the seconds to wait in `Retry-After`.
+    pub fn rate_limited(detail: impl Into<String>, retry_after_secs: u64) -> Self {
+        Self {
+            retry_after: Some(retry_after_secs),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", detail)
+        }
     }
 
     /// 400 `invalid_request` about one field.
@@ -56,6 +67,7 @@ impl ApiError {
             code: "invalid_request",
             detail: detail.into(),
             field: Some(field.into()),
+            retry_after: None,
         }
     }
 
@@ -90,6 +102,7 @@ impl From<Error> for ApiError {
                         format!("{field} {}", v.message)
                     },
                     field: (!field.is_empty()).then_some(field),
+                    retry_after: None,
                 }
             }
             Error::NotFound(Missing::Instance) => ApiError::not_found("no instance has this id"),
@@ -137,7 +150,9 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+        if let Some(secs) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        } else if self.status == StatusCode::SERVICE_UNAVAILABLE {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response

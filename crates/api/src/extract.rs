@@ -41,6 +41,12 @@ where
                     "payload_too_large",
                     "the request body is larger than this server accepts",
                 )
+            } else if crate::deadline::is_body_timeout(&rejection) {
+                ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request_timeout",
+                    "the request body came in too slowly",
+                )
             } else {
                 ApiError::new(rejection.status(), "bad_body", rejection.body_text())
             }

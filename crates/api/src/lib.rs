@@ -18,11 +18,15 @@ pub mod extract;
 pub mod files;
 pub mod health;
 pub mod inbound;
+pub mod limits;
 pub mod metrics;
 pub mod native;
 pub mod openapi;
 
+mod deadline;
+
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
@@ -56,6 +60,8 @@ pub struct AppState {
     pub imiconnect: Arc<dialects::imiconnect::ImiconnectConfig>,
     /// `GET /metrics`; `None` when metrics are switched off.
     pub metrics: Option<Arc<metrics::MetricsEndpoint>>,
+    /// Per-instance request rates and long polls.
+    pub limits: Arc<limits::ApiLimits>,
 }
 
 /// HTTP settings (configuration section `http`).
@@ -63,11 +69,15 @@ pub struct AppState {
 pub struct HttpConfig {
     /// Largest request body accepted, in bytes; larger ones get 413.
     pub max_body_bytes: usize,
+    /// Longest time a client may take to send a request body, from the
+    /// moment its headers are in; a slower body is cut off (408, in the
+    /// error format of the route's dialect) and the connection closed.
+    pub body_timeout: Duration,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self { max_body_bytes: 1024 * 1024 }
+        Self { max_body_bytes: 1024 * 1024, body_timeout: Duration::from_secs(30) }
     }
 }
 
@@ -91,6 +101,7 @@ pub fn app(state: AppState, config: &HttpConfig) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(config.body_timeout, deadline::body_deadline))
         .layer(CatchPanicLayer::custom(|_| panicked()))
         // Spans name the route pattern, never the raw URI: some dialects
         // carry tokens in the path.

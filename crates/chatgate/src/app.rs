@@ -11,6 +11,7 @@ use chatgate_api::dialects::getloo::GetlooHooks;
 use chatgate_api::dialects::greenapi::{GreenApiHooks, GreenApiState};
 use chatgate_api::dialects::imiconnect::{ImiconnectCallbacks, ImiconnectConfig};
 use chatgate_api::inbound::meta::MetaInbound;
+use chatgate_api::limits::ApiLimits;
 use chatgate_api::metrics::MetricsEndpoint;
 use chatgate_api::native::hooks::NativeHooks;
 use chatgate_api::{AppState, HttpConfig};
@@ -53,6 +54,8 @@ pub struct App {
     pub greenapi: Arc<GreenApiState>,
     /// Meta's webhook settings and counters.
     pub meta: Arc<MetaInbound>,
+    /// Per-instance request rates and long polls of the API.
+    pub limits: Arc<ApiLimits>,
     /// The store.
     pub store: Arc<dyn Store>,
     /// Wakes the outbound loop.
@@ -147,7 +150,9 @@ impl App {
             config.meta.verify_token.expose(),
             config.meta.max_body_bytes,
         ));
+        let limits = Arc::new(ApiLimits::new(config.limits_config()));
         Ok(App {
+            limits,
             greenapi,
             meta,
             media,
@@ -179,8 +184,13 @@ impl App {
                 let handle = chatgate_api::metrics::install();
                 Arc::new(MetricsEndpoint::new(handle, self.config.metrics.token.expose()))
             }),
+            limits: self.limits.clone(),
         };
-        chatgate_api::app(state, &HttpConfig { max_body_bytes: self.config.http.max_body_bytes })
+        let http = HttpConfig {
+            max_body_bytes: self.config.http.max_body_bytes,
+            body_timeout: Duration::from_millis(self.config.http.body_timeout_ms),
+        };
+        chatgate_api::app(state, &http)
     }
 
     /// Finishes pending writes and closes the database.
@@ -232,15 +242,8 @@ impl Server {
         let (shutdown, stopped) = watch::channel(false);
         let mut tasks = JoinSet::new();
         let router = app.router(partner_token);
-        let mut http_stop = stopped.clone();
-        tasks.spawn(async move {
-            let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
-                let _ = http_stop.wait_for(|stop| *stop).await;
-            });
-            if let Err(e) = serve.await {
-                tracing::error!(error = %e, "the HTTP server stopped");
-            }
-        });
+        let header_timeout = Duration::from_millis(app.config.http.header_timeout_ms);
+        tasks.spawn(crate::serve::serve(listener, router, header_timeout, stopped.clone()));
         if workers == Workers::Run {
             workers::spawn_all(&app, &mut tasks, stopped);
         }

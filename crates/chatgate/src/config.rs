@@ -62,10 +62,11 @@ pub const DEFAULTS: &str = include_str!("../config.default.toml");
 
 /// The sections whose keys environment variables address as
 /// `CHATGATE_<SECTION>_<KEY>`.
-const SECTIONS: [&str; 13] = [
+const SECTIONS: [&str; 14] = [
     "log",
     "shutdown",
     "http",
+    "limits",
     "store",
     "outbound",
     "hooks",
@@ -166,6 +167,9 @@ documented! {
         pub shutdown: ShutdownSection,
         /// HTTP.
         pub http: HttpSection,
+        /// Per-instance limits of the API: 429 with Retry-After beyond them
+        /// (GREEN-API keeps its own table, greenapi.rate_limits).
+        pub limits: LimitsSection,
         /// The database.
         pub store: StoreSection,
         /// The outbound worker.
@@ -291,8 +295,9 @@ documented! {
         /// The connector of instances createInstance makes without
         /// typeInstance: sandbox, instagram or whatsapp.
         pub default_type_instance: String,
-        /// Largest file uploadFile / sendFileByUpload accept, in bytes (100
-        /// MB).
+        /// Largest file uploadFile / sendFileByUpload accept and chatgate
+        /// hosts, in bytes (100 MB); a larger one is answered 413 and not
+        /// kept.
         pub max_upload_bytes: usize,
     }
 }
@@ -356,6 +361,34 @@ documented! {
         /// Largest request body accepted, in bytes; a larger one is answered
         /// 413.
         pub max_body_bytes: usize,
+        /// Longest time a client may take to send a request's headers, in ms;
+        /// a slower one (slowloris) has its connection closed.
+        pub header_timeout_ms: u64,
+        /// Longest time a client may take to send a request's body once its
+        /// headers are in, in ms; a slower one is answered 408 and its
+        /// connection closed. Long polls and the admin stream send no body and
+        /// are not cut.
+        pub body_timeout_ms: u64,
+    }
+}
+
+documented! {
+    /// `[limits]`: what one instance may ask of one node, answered 429 with
+    /// Retry-After beyond it (GREEN-API keeps its own table,
+    /// greenapi.rate_limits).
+    #[derive(Debug, Clone, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct LimitsSection {
+        /// Native sends (POST /api/v1/instances/{id}/messages) per second per
+        /// instance, with the instance's token; 0: no limit.
+        pub sends_per_second: u32,
+        /// Other native requests per second per instance, with the instance's
+        /// token (the partner token is not limited); 0: no limit.
+        pub requests_per_second: u32,
+        /// Long polls (native notifications/next and GREEN-API
+        /// receiveNotification together) waiting at once per instance; one
+        /// more is answered 429 at once. 0: no limit.
+        pub long_polls_per_instance: u32,
     }
 }
 
@@ -507,6 +540,8 @@ impl Config {
             "outbound.send_timeout_ms must be below outbound.lease_ms, or a slow send could be repeated"
         );
         anyhow::ensure!(self.http.max_body_bytes > 0, "http.max_body_bytes must be positive");
+        anyhow::ensure!(self.http.header_timeout_ms > 0, "http.header_timeout_ms must be positive");
+        anyhow::ensure!(self.http.body_timeout_ms > 0, "http.body_timeout_ms must be positive");
         if self.uses_postgres() {
             let url = self.database_url.expose();
             anyhow::ensure!(
@@ -586,6 +621,15 @@ impl Config {
                 self.getloo.utc_offset
             )
         })
+    }
+
+    /// The API's per-instance limits.
+    pub fn limits_config(&self) -> chatgate_api::limits::LimitsConfig {
+        chatgate_api::limits::LimitsConfig {
+            sends_per_second: self.limits.sends_per_second,
+            requests_per_second: self.limits.requests_per_second,
+            long_polls_per_instance: self.limits.long_polls_per_instance,
+        }
     }
 
     /// The GREEN-API dialect's configuration.
@@ -698,6 +742,7 @@ fn sections() -> Vec<(&'static str, &'static [KeyDoc])> {
         of::<LogConfig>("log"),
         of::<ShutdownSection>("shutdown"),
         of::<HttpSection>("http"),
+        of::<LimitsSection>("limits"),
         of::<StoreSection>("store"),
         of::<OutboundSection>("outbound"),
         of::<HooksSection>("hooks"),

@@ -9,6 +9,7 @@ pub mod bootstrap;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod serve;
 pub mod workers;
 
 pub use app::{App, Server, Stopped, Workers};

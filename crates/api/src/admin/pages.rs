@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::Form;
+use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -62,8 +63,20 @@ pub struct LoginForm {
 pub async fn login(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Form(form): Form<LoginForm>,
+    form: Result<Form<LoginForm>, FormRejection>,
 ) -> Response {
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) => {
+            let status = rejection.status();
+            let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                "The form is too large."
+            } else {
+                "The form could not be read."
+            };
+            return login_form(&state, &headers, status, Some(message.into()));
+        }
+    };
     let nonce = session::cookie(&headers, session::LOGIN_COOKIE).unwrap_or_default();
     if !session::login_form_genuine(&state.partner, nonce, &form.csrf) {
         return login_form(

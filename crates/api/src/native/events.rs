@@ -35,6 +35,7 @@ pub const DEFAULT_WAIT_SECONDS: u64 = 5;
 #[into_params(parameter_in = Query)]
 struct NextQuery {
     /// How long to wait for a notification, in seconds (5 … 60, default 5).
+    #[param(minimum = 5, maximum = 60)]
     wait: Option<u64>,
 }
 
@@ -56,6 +57,7 @@ struct NextQuery {
         (status = 401, description = "No token, or not this instance's", body = ErrorOut),
         (status = 404, description = "No instance has this id", body = ErrorOut),
         (status = 409, description = "`push_mode`: the instance pushes to its webhookUrl", body = ErrorOut),
+        (status = 429, description = "`rate_limited`: too many requests, or too many long polls waiting, for this instance (see Retry-After)", body = ErrorOut),
         (status = 503, description = "The database is unavailable", body = ErrorOut),
     )
 )]
@@ -82,6 +84,17 @@ async fn next(
             "this instance pushes its notifications to its webhookUrl; clear webhookUrl to pull them",
         ));
     }
+    // Held while waiting; given back when the poll answers or its client
+    // goes away.
+    let _slot = state.limits.long_poll(instance.id).ok_or_else(|| {
+        ApiError::rate_limited(
+            format!(
+                "this instance already has {} long polls waiting; answer them first",
+                state.limits.config().long_polls_per_instance
+            ),
+            1,
+        )
+    })?;
     let next = state.gateway.next_notification(instance.id, Duration::from_secs(wait)).await?;
     Ok(match next {
         Some(n) => Json(NotificationOut { receipt_id: n.receipt_id, event: event_out(&n.event) })
@@ -262,6 +275,7 @@ async fn replay(
 #[into_params(parameter_in = Query)]
 struct DeliveriesQuery {
     /// Only those in this state: `pending`, `delivered` or `dead`.
+    #[param(pattern = "^(pending|delivered|dead)$")]
     state: Option<String>,
     /// At most this many (default 100).
     limit: Option<usize>,

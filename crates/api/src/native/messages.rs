@@ -43,6 +43,8 @@ pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
         (status = 409, description = "The Idempotency-Key was used for another message, or the instance is unavailable", body = ErrorOut),
         (status = 413, description = "The body is too large", body = ErrorOut),
         (status = 415, description = "The body is not JSON", body = ErrorOut),
+        (status = 429, description = "`rate_limited`: the instance sends faster than `limits.sends_per_second` (see Retry-After)", body = ErrorOut,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 503, description = "The database is unavailable", body = ErrorOut),
     )
 )]

@@ -135,6 +135,7 @@ pub struct SettingsPatchIn {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub webhook_url_token: Option<Option<String>>,
+    #[schema(minimum = 0, maximum = 600000)]
     pub delay_send_messages_milliseconds: Option<i64>,
     pub mark_incoming_messages_readed: Option<bool>,
     pub mark_incoming_messages_readed_on_reply: Option<bool>,

@@ -26,6 +26,15 @@ impl GetlooError {
         Self { status: StatusCode::BAD_REQUEST, message: message.into(), channel: None }
     }
 
+    /// 413: the body is over the server's limit.
+    pub fn payload_too_large() -> Self {
+        Self {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            message: "the request body is larger than this server accepts".into(),
+            channel: None,
+        }
+    }
+
     /// 401: the token names no channel.
     pub fn invalid_token() -> Self {
         Self { status: StatusCode::UNAUTHORIZED, message: "invalid token".into(), channel: None }

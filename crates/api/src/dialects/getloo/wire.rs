@@ -5,7 +5,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Request};
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -185,27 +185,34 @@ impl<S: Send + Sync> FromRequest<S> for Params {
             let mut multipart = Multipart::from_request(req, state).await.map_err(|e| {
                 GetlooError::bad_request(format!("bad multipart form: {}", e.body_text()))
             })?;
+            let multipart_error = |e: axum::extract::multipart::MultipartError| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    GetlooError::payload_too_large()
+                } else {
+                    GetlooError::bad_request(format!("bad multipart form: {}", e.body_text()))
+                }
+            };
             let mut params = Params::default();
-            while let Some(field) = multipart.next_field().await.map_err(|e| {
-                GetlooError::bad_request(format!("bad multipart form: {}", e.body_text()))
-            })? {
+            while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
                 let name = field.name().unwrap_or_default().to_owned();
                 if field.file_name().is_some() {
                     params.push(name, ParamValue::Upload);
                     continue;
                 }
-                let text = field.text().await.map_err(|e| {
-                    GetlooError::bad_request(format!("bad multipart form: {}", e.body_text()))
-                })?;
+                let text = field.text().await.map_err(multipart_error)?;
                 params.push(name, ParamValue::Text(text));
             }
             return Ok(params);
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            GetlooError::bad_request(format!(
-                "the body could not be read: {}",
-                rejection.body_text()
-            ))
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                GetlooError::payload_too_large()
+            } else {
+                GetlooError::bad_request(format!(
+                    "the body could not be read: {}",
+                    rejection.body_text()
+                ))
+            }
         })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Params::default());

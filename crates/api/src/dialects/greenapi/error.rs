@@ -64,6 +64,19 @@ impl GreenError {
         Self::new(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests")
     }
 
+    /// 429 with a reason (too many long polls waiting).
+    pub fn too_many_requests_because(reason: impl Into<String>) -> Self {
+        Self::new(StatusCode::TOO_MANY_REQUESTS, format!("Too Many Requests: {}", reason.into()))
+    }
+
+    /// 413: the body (or file) is over the server's limit of `limit` bytes.
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("Payload Too Large: this server accepts at most {limit} bytes"),
+        )
+    }
+
     /// 466: the monthly quota is used up.
     pub fn quota_exceeded(method: &str, used: u64, total: u64) -> Self {
         let mut error = Self::new(

@@ -108,10 +108,14 @@ async fn handle(
         _ => {}
     }
     let bytes = Bytes::from_request(request, state).await.map_err(|e| {
-        GreenError::bad_request(format!("the body could not be read: {}", e.body_text()))
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            GreenError::payload_too_large(green.config.max_json_bytes)
+        } else {
+            GreenError::bad_request(format!("the body could not be read: {}", e.body_text()))
+        }
     })?;
     if bytes.len() > green.config.max_json_bytes {
-        return Err(GreenError::bad_request("the body is larger than this server accepts"));
+        return Err(GreenError::payload_too_large(green.config.max_json_bytes));
     }
     let body = || body_object(&bytes);
     let ok = |value: Value| Ok(Json(value).into_response());
@@ -529,6 +533,12 @@ async fn receive(state: &AppState, call: &Call) -> Result<Response, GreenError> 
             "notifications are pushed to webhookUrl; set webhookUrl to \"\" to receive them with receiveNotification",
         ));
     }
+    let _slot = state.limits.long_poll(call.instance.id).ok_or_else(|| {
+        GreenError::too_many_requests_because(format!(
+            "this instance already has {} receiveNotification calls waiting",
+            state.limits.config().long_polls_per_instance
+        ))
+    })?;
     let deadline = state.gateway.clock().now().plus(Duration::from_secs(timeout));
     loop {
         let left = deadline.since(state.gateway.clock().now());
@@ -633,7 +643,11 @@ async fn upload_file(
 ) -> Result<Response, GreenError> {
     let headers: HeaderMap = request.headers().clone();
     let bytes = Bytes::from_request(request, state).await.map_err(|e| {
-        GreenError::bad_request(format!("the file could not be read: {}", e.body_text()))
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            GreenError::payload_too_large(state.greenapi.config.max_upload_bytes)
+        } else {
+            GreenError::bad_request(format!("the file could not be read: {}", e.body_text()))
+        }
     })?;
     let name = headers
         .get("ga-filename")
@@ -661,11 +675,14 @@ async fn send_file_by_upload(
     })?;
     let mut fields = Map::new();
     let mut file: Option<(String, String, Vec<u8>)> = None;
-    while let Some(field) = multipart
-        .next_field()
-        .await
-        .map_err(|e| GreenError::validation(format!("bad multipart form: {}", e.body_text())))?
-    {
+    let multipart_error = |e: axum::extract::multipart::MultipartError| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            GreenError::payload_too_large(state.greenapi.config.max_upload_bytes)
+        } else {
+            GreenError::validation(format!("bad multipart form: {}", e.body_text()))
+        }
+    };
+    while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
         let name = field.name().unwrap_or_default().to_owned();
         if name == "file" {
             let file_name = field.file_name().unwrap_or("file.bin").to_owned();
@@ -673,14 +690,10 @@ async fn send_file_by_upload(
                 .content_type()
                 .map(str::to_owned)
                 .unwrap_or_else(|| mime_of(&file_name).to_owned());
-            let data = field.bytes().await.map_err(|e| {
-                GreenError::validation(format!("bad multipart form: {}", e.body_text()))
-            })?;
+            let data = field.bytes().await.map_err(multipart_error)?;
             file = Some((file_name, content_type, data.to_vec()));
         } else {
-            let text = field.text().await.map_err(|e| {
-                GreenError::validation(format!("bad multipart form: {}", e.body_text()))
-            })?;
+            let text = field.text().await.map_err(multipart_error)?;
             fields.insert(name, Value::String(text));
         }
     }
