@@ -6,10 +6,13 @@
 //! cargo build --release -p chatgate -p chatgate-bench
 //! target/release/chatgate-bench run            # the full suite (minutes)
 //! target/release/chatgate-bench run --smoke    # tiny sizes, for CI
+//! target/release/chatgate-bench chaos          # the crash test (10 000 + 10 000, 10 kills)
+//! target/debug/chatgate-bench chaos --smoke    # the crash test's CI size
 //! ```
 
 #![allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
 
+mod chaos;
 mod load;
 mod process;
 mod receiver;
@@ -61,6 +64,26 @@ enum Command {
         #[arg(long, default_value = "bench/findings.md")]
         findings: PathBuf,
     },
+    /// The crash test: sends and Meta webhooks while chatgate is killed
+    /// with SIGKILL and restarted; fails (exit code 1) when anything
+    /// acknowledged is lost or sent twice without a flag.
+    Chaos {
+        /// The CI size: 300 sends, 300 webhooks, 3 kills.
+        #[arg(long)]
+        smoke: bool,
+        /// Native sends (default 10 000, 300 with --smoke).
+        #[arg(long)]
+        sends: Option<u64>,
+        /// Signed Meta webhooks (default 10 000, 300 with --smoke).
+        #[arg(long)]
+        webhooks: Option<u64>,
+        /// SIGKILLs during the load (default 10, 3 with --smoke).
+        #[arg(long)]
+        kills: Option<u32>,
+        /// The seed of the kill moments (default: from the clock; printed).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
     /// The bare axum baseline server (started by `run`).
     Baseline {
         /// Where to listen.
@@ -78,6 +101,21 @@ pub fn progress(message: &str) {
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Baseline { listen } => receiver::baseline(listen).await,
+        Command::Chaos { smoke, sends, webhooks, kills, seed } => {
+            let seed = seed.unwrap_or_else(chaos::clock_seed);
+            let mut sizes =
+                if smoke { chaos::ChaosSizes::small(seed) } else { chaos::ChaosSizes::full(seed) };
+            sizes.sends = sends.unwrap_or(sizes.sends);
+            sizes.webhooks = webhooks.unwrap_or(sizes.webhooks);
+            sizes.kills = kills.unwrap_or(sizes.kills);
+            let figures = chaos::run(&sizes).await?;
+            println!("{}", figures.render());
+            if !figures.passed() {
+                anyhow::bail!("the crash test lost or duplicated acknowledged work (seed {seed})");
+            }
+            progress("chaos: nothing acknowledged was lost");
+            Ok(())
+        }
         Command::Run { smoke, seconds, only, postgres, no_postgres, out, findings } => {
             let sizes = if smoke { Sizes::smoke() } else { Sizes::full(seconds) };
             let wanted: Vec<&str> = only.split(',').map(str::trim).collect();

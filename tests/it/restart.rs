@@ -72,3 +72,42 @@ async fn a_message_whose_worker_died_mid_send_is_sent_again_after_the_lease() {
     assert_eq!(resent["status"], "sending");
     assert!(resent["detail"].as_str().unwrap().contains("interrupted"), "{resent}");
 }
+
+#[tokio::test]
+async fn a_message_sent_again_after_an_interrupted_attempt_is_flagged_as_a_possible_duplicate() {
+    let app = TestApp::spawn().await;
+    let instance = app.sandbox().await;
+    let once = app.send_ok(&instance, json!({"to": {"id": "u1"}, "text": "once"})).await;
+    app.settle().await;
+    let twice = app.send_ok(&instance, json!({"to": {"id": "u1"}, "text": "maybe twice"})).await;
+    // The attempt dies after the platform may have got the message.
+    let claims = app.app().outbound.claim(1).await.unwrap();
+    assert_eq!(claims.len(), 1);
+    drop(claims);
+    let app = app.crash_and_restart().await;
+    app.advance(Duration::from_millis(app.config.outbound.lease_ms + 1000)).await;
+    assert_eq!(app.message(&instance, &twice).await["status"], "read");
+
+    let sent_of = |id: &str, journal: &[serde_json::Value]| {
+        journal
+            .iter()
+            .find(|e| {
+                e["type"] == "messageStatus"
+                    && e["data"]["messageId"] == id
+                    && e["data"]["status"] == "sent"
+            })
+            .cloned()
+            .unwrap_or_else(|| panic!("no sent status of {id}"))
+    };
+    let journal = app.journal(&instance).await;
+    let flagged = sent_of(&twice, &journal);
+    assert_eq!(flagged["data"]["possibleDuplicate"], true, "{flagged}");
+    let plain = sent_of(&once, &journal);
+    assert_eq!(plain["data"]["possibleDuplicate"], false, "{plain}");
+    // Later statuses of the message are about the one it became.
+    let read = journal
+        .iter()
+        .find(|e| e["data"]["messageId"] == twice.as_str() && e["data"]["status"] == "read")
+        .unwrap();
+    assert_eq!(read["data"]["possibleDuplicate"], false, "{read}");
+}

@@ -380,6 +380,11 @@ pub struct MessageStatusChange {
     /// Why it failed or expired.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
+    /// An earlier attempt at the message was cut short (the process died
+    /// mid-send), so the platform may have received it twice: set on the
+    /// `sent` or `failed` status that follows such an attempt.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub possible_duplicate: bool,
 }
 
 /// The instance's state changed.

@@ -163,9 +163,11 @@ fn data(payload: &EventPayload) -> Value {
             contact,
             status,
             failure,
+            possible_duplicate,
         }) => json!({
             "messageId": message_id.to_string(),
             "providerMessageId": provider_message_id,
+            "possibleDuplicate": possible_duplicate,
             "to": recipient(to),
             "contact": contact.as_ref().map(sender),
             "status": status.as_str(),

@@ -155,7 +155,7 @@ pub(crate) async fn delete_instance(
     // the instance still exists, for the callback to refer to).
     let failed = fail_pending(cx, id, Pending::QueuedOrSending, at, &reason).await?;
     let called_back: Vec<Brief> = failed.into_iter().filter(|b| b.callback.is_some()).collect();
-    journal_statuses(cx, &called_back, MessageStatus::Failed, Some(&reason), at).await?;
+    journal_statuses(cx, &called_back, MessageStatus::Failed, Some(&reason), false, at).await?;
     cx.changed.insert(id);
     query("UPDATE instances SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL")
         .bind(at.as_millis())
@@ -254,6 +254,7 @@ fn status_event(
     contact: Option<Sender>,
     status: MessageStatus,
     failure: Option<String>,
+    possible_duplicate: bool,
 ) -> EventPayload {
     EventPayload::MessageStatus(MessageStatusChange {
         message_id: brief.id,
@@ -262,7 +263,25 @@ fn status_event(
         contact,
         status,
         failure,
+        possible_duplicate,
     })
+}
+
+/// The detail of the `sending` transition of an attempt that follows one
+/// cut short (the process died, or its lease ran out, mid-send).
+const INTERRUPTED: &str = "sending again: the previous attempt was interrupted";
+
+/// Whether an attempt at the message was cut short: the platform may have
+/// got it then, so what this attempt sends may be a second copy.
+async fn was_interrupted(cx: &mut Cx, seq: i64) -> StoreResult<bool> {
+    let row =
+        query("SELECT 1 AS hit FROM message_transitions WHERE message_seq = ? AND detail = ?")
+            .bind(seq)
+            .bind(INTERRUPTED)
+            .fetch_optional(&mut cx.conn)
+            .await
+            .map_err(db_error)?;
+    Ok(row.is_some())
 }
 
 /// Journals one status event per message, grouped by instance.
@@ -271,13 +290,15 @@ async fn journal_statuses(
     briefs: &[Brief],
     status: MessageStatus,
     failure: Option<&str>,
+    possible_duplicate: bool,
     at: Timestamp,
 ) -> StoreResult<()> {
     let mut by_instance: BTreeMap<InstanceId, Vec<(EventPayload, Option<Callback>)>> =
         BTreeMap::new();
     for b in briefs {
         let contact = recipient_contact(cx, b).await?;
-        let event = status_event(b, contact, status, failure.map(str::to_owned));
+        let event =
+            status_event(b, contact, status, failure.map(str::to_owned), possible_duplicate);
         by_instance.entry(b.instance).or_default().push((event, b.callback.clone()));
     }
     for (instance, events) in by_instance {
@@ -826,7 +847,7 @@ pub(crate) async fn clear_queue(
     reason: String,
 ) -> StoreResult<u64> {
     let failed = fail_pending(cx, instance, Pending::Queued, at, &reason).await?;
-    journal_statuses(cx, &failed, MessageStatus::Failed, Some(&reason), at).await?;
+    journal_statuses(cx, &failed, MessageStatus::Failed, Some(&reason), false, at).await?;
     recompute_lane(cx, instance, Some(at)).await?;
     Ok(failed.len() as u64)
 }
@@ -861,8 +882,7 @@ pub(crate) async fn claim(cx: &mut Cx, request: ClaimRequest) -> StoreResult<Vec
             recompute_lane(cx, id, Some(request.now)).await?;
             continue;
         };
-        let detail = (status == "sending")
-            .then(|| "sending again: the previous attempt was interrupted".to_owned());
+        let detail = (status == "sending").then(|| INTERRUPTED.to_owned());
         query(
             "UPDATE messages SET status = 'sending', attempts = attempts + 1, status_at = ? WHERE seq = ?",
         )
@@ -995,7 +1015,7 @@ async fn expire_one(cx: &mut Cx, seq: i64, at: Timestamp) -> StoreResult<()> {
     let t = Transition { status: MessageStatus::Expired, at, detail: Some(EXPIRED_REASON.into()) };
     insert_transitions(cx, &[(seq, t)]).await?;
     let brief = load_brief(cx, seq).await?;
-    journal_statuses(cx, &[brief], MessageStatus::Expired, Some(EXPIRED_REASON), at).await
+    journal_statuses(cx, &[brief], MessageStatus::Expired, Some(EXPIRED_REASON), false, at).await
 }
 
 pub(crate) async fn finish(
@@ -1080,6 +1100,7 @@ pub(crate) async fn finish(
                 .map_err(db_error)?;
             }
             let brief = load_brief(cx, seq).await?;
+            let possible_duplicate = was_interrupted(cx, seq).await?;
             let content: Content = serde_json::from_str(&brief.content)
                 .map_err(|e| StoreError::Corrupt(format!("bad content: {e}")))?;
             let contact = recipient_contact(cx, &brief).await?;
@@ -1091,7 +1112,7 @@ pub(crate) async fn finish(
                     contact: contact.clone(),
                     content,
                 }),
-                status_event(&brief, contact, MessageStatus::Sent, None),
+                status_event(&brief, contact, MessageStatus::Sent, None, possible_duplicate),
             ];
             let ids = journal::append(cx, instance, events, at).await?;
             if let (Some(Some(status)), Some(callback)) = (ids.get(1), &brief.callback) {
@@ -1125,7 +1146,16 @@ pub(crate) async fn finish(
             .await
             .map_err(db_error)?;
             let brief = load_brief(cx, seq).await?;
-            journal_statuses(cx, &[brief], MessageStatus::Failed, Some(&reason), at).await?;
+            let possible_duplicate = was_interrupted(cx, seq).await?;
+            journal_statuses(
+                cx,
+                &[brief],
+                MessageStatus::Failed,
+                Some(&reason),
+                possible_duplicate,
+                at,
+            )
+            .await?;
             Transition { status: MessageStatus::Failed, at, detail: Some(reason) }
         }
         Finish::Unauthorized { reason } => {
@@ -1198,7 +1228,7 @@ pub(crate) async fn expire(
         Transition { status: MessageStatus::Expired, at, detail: Some(EXPIRED_REASON.into()) };
     let transitions: Vec<_> = briefs.iter().map(|b| (b.seq, expired.clone())).collect();
     insert_transitions(cx, &transitions).await?;
-    journal_statuses(cx, &briefs, MessageStatus::Expired, Some(EXPIRED_REASON), at).await?;
+    journal_statuses(cx, &briefs, MessageStatus::Expired, Some(EXPIRED_REASON), false, at).await?;
     let lanes: BTreeSet<InstanceId> = briefs.iter().map(|b| b.instance).collect();
     for lane in lanes {
         recompute_lane(cx, lane, Some(at)).await?;
@@ -1344,7 +1374,7 @@ async fn advance(
     .map_err(db_error)?;
     insert_transitions(cx, &[(seq, Transition { status: next, at, detail })]).await?;
     let brief = load_brief(cx, seq).await?;
-    journal_statuses(cx, &[brief], next, failure.as_deref(), at).await?;
+    journal_statuses(cx, &[brief], next, failure.as_deref(), false, at).await?;
     Ok(ReceiptOutcome::Applied)
 }
 

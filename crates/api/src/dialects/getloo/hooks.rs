@@ -146,8 +146,15 @@ fn incoming_comment(event: &Event, c: &IncomingComment, created_at: String) -> V
 }
 
 fn delivery_report(s: &MessageStatusChange, created_at: String) -> Option<Value> {
-    let MessageStatusChange { message_id, provider_message_id: _, to, contact, status, failure: _ } =
-        s;
+    let MessageStatusChange {
+        message_id,
+        provider_message_id: _,
+        to,
+        contact,
+        status,
+        failure: _,
+        possible_duplicate: _,
+    } = s;
     let (name, status) = match status {
         MessageStatus::Sent => ("whatsappSuccess", "pending"),
         MessageStatus::Delivered => ("reportActionReceived", "delivered"),

@@ -84,6 +84,7 @@ pub fn notification(instance: &Instance, event: &Event) -> Option<Value> {
             contact: _,
             status,
             failure,
+            possible_duplicate: _,
         }) => {
             let status = match status {
                 MessageStatus::Sent => "sent",
