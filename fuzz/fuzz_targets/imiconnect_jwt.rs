@@ -28,7 +28,9 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(unverified_issuer(&signed).ok(), Some(issuer));
     let verified = verified_claims(&signed, key).expect("verifies under its own key");
     check_times(&verified, now, 0).expect("fresh at its iat");
+    // HMAC pads a short key with zeros, so `key` and `key` + 0x00 are the
+    // same key: the other key ends in 0x01.
     let mut other = key.to_vec();
-    other.push(0);
+    other.push(1);
     assert!(verified_claims(&signed, &other).is_err(), "verifies under its own key only");
 });
