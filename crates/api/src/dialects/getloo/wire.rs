@@ -120,6 +120,28 @@ impl Params {
         self.0.push((name, value));
     }
 
+    /// The parameters of a body that is not a multipart form, by its
+    /// lowercased `Content-Type`: JSON (`application/json`, `…+json`, or no
+    /// type and a body that starts with `{`), else a URL-encoded form. A
+    /// blank body has no parameters.
+    ///
+    /// # Errors
+    ///
+    /// 400 when a JSON body is not JSON or not an object.
+    pub fn parse(content_type: &str, bytes: &[u8]) -> Result<Self, GetlooError> {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Params::default());
+        }
+        if content_type.starts_with("application/json")
+            || content_type.contains("+json")
+            || (content_type.is_empty() && bytes.trim_ascii_start().starts_with(b"{"))
+        {
+            Params::from_json(bytes)
+        } else {
+            Ok(Params::from_form(bytes))
+        }
+    }
+
     fn from_json(bytes: &[u8]) -> Result<Self, GetlooError> {
         let value: Value = serde_json::from_slice(bytes).map_err(|e| {
             GetlooError::bad_request(format!(
@@ -214,17 +236,7 @@ impl<S: Send + Sync> FromRequest<S> for Params {
                 ))
             }
         })?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Params::default());
-        }
-        if content_type.starts_with("application/json")
-            || content_type.contains("+json")
-            || (content_type.is_empty() && bytes.trim_ascii_start().starts_with(b"{"))
-        {
-            Params::from_json(&bytes)
-        } else {
-            Ok(Params::from_form(&bytes))
-        }
+        Params::parse(&content_type, &bytes)
     }
 }
 

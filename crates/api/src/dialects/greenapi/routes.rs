@@ -367,7 +367,13 @@ fn renamed(error: Error) -> GreenError {
     }
 }
 
-fn body_object(bytes: &[u8]) -> Result<Map<String, Value>, GreenError> {
+/// A request body as a JSON object; a blank body is an empty one.
+///
+/// # Errors
+///
+/// 400 when the body is not JSON, a validation error when it is JSON but
+/// not an object.
+pub fn body_object(bytes: &[u8]) -> Result<Map<String, Value>, GreenError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }

@@ -22,13 +22,6 @@ use crate::AppState;
 /// The header that carries a Service Key.
 pub const SERVICE_KEY_HEADER: &str = "key";
 
-#[derive(Deserialize)]
-struct Claims {
-    iss: Option<Value>,
-    iat: Option<Value>,
-    exp: Option<Value>,
-}
-
 /// A NumericDate: a JSON integer of seconds.
 fn integer(value: &Option<Value>) -> Option<i64> {
     match value {
@@ -72,21 +65,87 @@ fn not_verified() -> ImiError {
     ImiError::unauthorized("the JWT's signature does not verify for its iss (the service id)")
 }
 
-async fn from_jwt(state: &AppState, jwt: &str) -> Result<Instance, ImiError> {
+/// The claims of an imiconnect JWT that the gateway reads, each as it came
+/// (a wrong type is refused where it is used, not when decoding).
+#[derive(Debug, Deserialize)]
+pub struct Claims {
+    /// `iss`: the service id (the instance id), a string or a number.
+    pub iss: Option<Value>,
+    /// `iat`: issued at, in whole seconds.
+    pub iat: Option<Value>,
+    /// `exp`: expires at, in whole seconds, when given.
+    pub exp: Option<Value>,
+}
+
+/// The JWT's issuer, read before its signature is checked (it names the
+/// instance whose secret checks it): trust it only after
+/// [`verified_claims`].
+///
+/// # Errors
+///
+/// 401 when the JWT is malformed, is not HS256, has unreadable claims or no
+/// `iss`.
+pub fn unverified_issuer(jwt: &str) -> Result<String, ImiError> {
     let header = jsonwebtoken::decode_header(jwt)
         .map_err(|_| ImiError::unauthorized("the JWT is malformed (or its alg is not HS256)"))?;
     if header.alg != Algorithm::HS256 {
         return Err(ImiError::unauthorized("the JWT must be signed with HS256"));
     }
-    // The issuer names the instance whose secret checks the signature; it is
-    // read before the signature is, and trusted only after.
     let unverified: Claims = jsonwebtoken::dangerous::insecure_decode_claims(jwt)
         .map_err(|_| ImiError::unauthorized("the JWT's claims cannot be read"))?;
-    let issuer = match &unverified.iss {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Number(n)) => n.to_string(),
-        _ => return Err(ImiError::unauthorized("the JWT has no iss (the service id)")),
-    };
+    match &unverified.iss {
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(Value::Number(n)) => Ok(n.to_string()),
+        _ => Err(ImiError::unauthorized("the JWT has no iss (the service id)")),
+    }
+}
+
+/// The JWT's claims when its HS256 signature verifies under `key` (the
+/// decoded service secret). Times are not checked here: see
+/// [`check_times`].
+///
+/// # Errors
+///
+/// 401 (the one answer for a wrong issuer or signature) when it does not
+/// verify.
+pub fn verified_claims(jwt: &str, key: &[u8]) -> Result<Claims, ImiError> {
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.validate_exp = false; // checked in check_times, on the gateway's clock
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    jsonwebtoken::decode::<Claims>(jwt, &DecodingKey::from_secret(key), &validation)
+        .map(|data| data.claims)
+        .map_err(|_| not_verified())
+}
+
+/// Checks verified claims against the gateway's clock: `iat` within `skew`
+/// seconds of `now`, `exp` (when given) after `now`.
+///
+/// # Errors
+///
+/// 401 naming the claim that fails.
+pub fn check_times(claims: &Claims, now: i64, skew: u64) -> Result<(), ImiError> {
+    let issued = integer(&claims.iat)
+        .ok_or_else(|| ImiError::unauthorized("the JWT needs iat (issued-at) as whole seconds"))?;
+    if now.abs_diff(issued) > skew {
+        return Err(ImiError::unauthorized(format!(
+            "the JWT's iat is more than {skew} s away from the gateway's clock"
+        )));
+    }
+    match &claims.exp {
+        None => Ok(()),
+        Some(exp) => match integer(&Some(exp.clone())) {
+            Some(expires) if expires > now => Ok(()),
+            Some(_) => Err(ImiError::unauthorized("the JWT has expired")),
+            None => Err(ImiError::unauthorized("the JWT's exp is not whole seconds")),
+        },
+    }
+}
+
+async fn from_jwt(state: &AppState, jwt: &str) -> Result<Instance, ImiError> {
+    // The issuer names the instance whose secret checks the signature; it is
+    // read before the signature is, and trusted only after.
+    let issuer = unverified_issuer(jwt)?;
     // An unknown issuer is checked against a throwaway key, so that it takes
     // as long and answers the same as a wrong signature.
     let known = match issuer.parse::<InstanceId>() {
@@ -103,31 +162,10 @@ async fn from_jwt(state: &AppState, jwt: &str) -> Result<Instance, ImiError> {
             .map_err(|_| not_verified())?,
         None => chatgate_core::ids::random_bytes::<32>().to_vec(),
     };
-    let mut validation = Validation::new(Algorithm::HS256);
-    validation.validate_exp = false; // checked below, on the gateway's clock
-    validation.validate_aud = false;
-    validation.required_spec_claims.clear();
-    let verified =
-        jsonwebtoken::decode::<Claims>(jwt, &DecodingKey::from_secret(&key), &validation)
-            .map_err(|_| not_verified())?
-            .claims;
+    let verified = verified_claims(jwt, &key)?;
     let Some((id, _)) = known else { return Err(not_verified()) };
     let now = state.gateway.clock().now().as_secs();
     let skew = state.imiconnect.jwt_skew.as_secs();
-    let issued = integer(&verified.iat)
-        .ok_or_else(|| ImiError::unauthorized("the JWT needs iat (issued-at) as whole seconds"))?;
-    if now.abs_diff(issued) > skew {
-        return Err(ImiError::unauthorized(format!(
-            "the JWT's iat is more than {skew} s away from the gateway's clock"
-        )));
-    }
-    match &verified.exp {
-        None => {}
-        Some(exp) => match integer(&Some(exp.clone())) {
-            Some(expires) if expires > now => {}
-            Some(_) => return Err(ImiError::unauthorized("the JWT has expired")),
-            None => return Err(ImiError::unauthorized("the JWT's exp is not whole seconds")),
-        },
-    }
+    check_times(&verified, now, skew)?;
     state.gateway.instance(id).await.map_err(|_| not_verified())
 }
