@@ -12,9 +12,15 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use libfuzzer_sys::fuzz_target;
 use standardwebhooks::Webhook;
 
+/// The headers, when every value is visible ASCII: `http` takes other
+/// bytes (obs-text), but the reference reads a header with `to_str`, and
+/// the gateway's ids (event ids) are ASCII.
 fn headers(pairs: &[(String, String)]) -> Option<HeaderMap> {
     let mut map = HeaderMap::new();
     for (name, value) in pairs {
+        if !value.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b)) {
+            return None;
+        }
         map.insert(
             HeaderName::from_bytes(name.as_bytes()).ok()?,
             HeaderValue::from_str(value).ok()?,

@@ -169,3 +169,35 @@ async fn from_jwt(state: &AppState, jwt: &str) -> Result<Instance, ImiError> {
     check_times(&verified, now, skew)?;
     state.gateway.instance(id).await.map_err(|_| not_verified())
 }
+
+#[cfg(test)]
+mod tests {
+    use jsonwebtoken::{EncodingKey, Header, encode};
+    use serde_json::json;
+
+    use super::*;
+
+    fn token(key: &[u8], claims: &Value) -> String {
+        encode(&Header::default(), claims, &EncodingKey::from_secret(key)).unwrap()
+    }
+
+    #[test]
+    fn a_token_verifies_under_its_own_secret_only_and_names_its_issuer() {
+        let signed = token(b"service secret", &json!({"iss": 1234567890, "iat": 100}));
+        assert_eq!(unverified_issuer(&signed).unwrap(), "1234567890");
+        let claims = verified_claims(&signed, b"service secret").unwrap();
+        check_times(&claims, 100, 0).unwrap();
+        assert!(verified_claims(&signed, b"service secret\x01").is_err());
+        assert!(verified_claims(&signed, b"").is_err());
+    }
+
+    #[test]
+    fn iat_outside_the_skew_and_a_past_exp_are_refused() {
+        let claims = Claims { iss: None, iat: Some(json!(100)), exp: Some(json!(150)) };
+        assert!(check_times(&claims, 160, 60).is_err(), "expired");
+        assert!(check_times(&claims, 149, 60).is_ok());
+        assert!(check_times(&claims, 149, 10).is_err());
+        let no_iat = Claims { iss: None, iat: None, exp: None };
+        assert!(check_times(&no_iat, 0, u64::MAX).is_err());
+    }
+}
