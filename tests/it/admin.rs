@@ -49,14 +49,25 @@ fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
 
+/// A fresh sign-in form: its cookie as the server set it (attributes too)
+/// and its CSRF token.
+async fn login_form(http: &reqwest::Client, base: &str) -> (String, String) {
+    let form = http.get(format!("{base}/admin/login")).send().await.unwrap();
+    assert_eq!(form.status(), 200);
+    let cookie = cookie_named(&form, "chatgate_admin_login").unwrap();
+    (cookie, csrf_of(&form.text().await.unwrap()))
+}
+
+/// `name=value` of a cookie as set, for a `Cookie` header.
+fn pair(set_cookie: &str) -> String {
+    set_cookie.split(';').next().unwrap().to_owned()
+}
+
 impl Operator {
     async fn sign_in(app: &TestApp) -> Operator {
         let http = no_redirects();
-        let form = http.get(format!("{}/admin/login", app.base)).send().await.unwrap();
-        assert_eq!(form.status(), 200);
-        let login_cookie = cookie_named(&form, "chatgate_admin_login").unwrap();
-        let login_cookie = login_cookie.split(';').next().unwrap().to_owned();
-        let csrf = csrf_of(&form.text().await.unwrap());
+        let (login_cookie, csrf) = login_form(&http, &app.base).await;
+        let login_cookie = pair(&login_cookie);
         let answer = http
             .post(format!("{}/admin/login", app.base))
             .header(COOKIE, &login_cookie)
@@ -120,11 +131,9 @@ async fn a_visitor_without_a_session_is_sent_to_sign_in() {
 async fn signing_in_takes_the_partner_token_and_sets_a_strict_http_only_cookie() {
     let app = TestApp::spawn().await;
     let http = no_redirects();
-    let form = http.get(format!("{}/admin/login", app.base)).send().await.unwrap();
-    let login_cookie = cookie_named(&form, "chatgate_admin_login").unwrap();
+    let (login_cookie, csrf) = login_form(&http, &app.base).await;
     assert!(login_cookie.contains("HttpOnly") && login_cookie.contains("SameSite=Strict"));
-    let login_cookie = login_cookie.split(';').next().unwrap().to_owned();
-    let csrf = csrf_of(&form.text().await.unwrap());
+    let login_cookie = pair(&login_cookie);
 
     let wrong = http
         .post(format!("{}/admin/login", app.base))
@@ -170,12 +179,9 @@ async fn sign_in_attempts_beyond_ten_a_minute_are_refused_without_looking_at_the
     let attempt = |token: String| {
         let (http, base) = (http.clone(), app.base.clone());
         async move {
-            let form = http.get(format!("{base}/admin/login")).send().await.unwrap();
-            let cookie = cookie_named(&form, "chatgate_admin_login").unwrap();
-            let cookie = cookie.split(';').next().unwrap().to_owned();
-            let csrf = csrf_of(&form.text().await.unwrap());
+            let (cookie, csrf) = login_form(&http, &base).await;
             http.post(format!("{base}/admin/login"))
-                .header(COOKIE, cookie)
+                .header(COOKIE, pair(&cookie))
                 .form(&[("token", token.as_str()), ("csrf", csrf.as_str())])
                 .send()
                 .await

@@ -135,21 +135,9 @@ pub async fn customer_writes(
     };
     let nonempty = |s: String| (!s.trim().is_empty()).then_some(s);
     let request = SandboxIncoming {
-        from: Sender { id: contact.clone(), username: None, name: None },
-        kind,
         text: nonempty(form.text),
         url: nonempty(form.url),
-        mime_type: None,
-        file_name: None,
-        comment_id: None,
-        media_id: None,
-        id: None,
-        react_to: None,
-        unreact: false,
-        latitude: None,
-        longitude: None,
-        address: None,
-        phone: None,
+        ..SandboxIncoming::new(Sender { id: contact.clone(), username: None, name: None }, kind)
     };
     let event = inbound::event(request).map_err(|violation| {
         AdminError::new(

@@ -265,17 +265,12 @@ pub fn event(request: SandboxIncoming) -> Result<EventPayload, Violation> {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn request(kind: IncomingType) -> SandboxIncoming {
-        SandboxIncoming {
-            from: Sender {
-                id: "17841400000000001".into(),
-                username: Some("ann".into()),
-                name: None,
-            },
+impl SandboxIncoming {
+    /// The customer doing `kind` with nothing else said yet; the caller
+    /// fills in what the action carries (`text`, `url`, …).
+    pub fn new(from: Sender, kind: IncomingType) -> Self {
+        Self {
+            from,
             kind,
             text: None,
             url: None,
@@ -291,6 +286,18 @@ mod tests {
             address: None,
             phone: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(kind: IncomingType) -> SandboxIncoming {
+        SandboxIncoming::new(
+            Sender { id: "17841400000000001".into(), username: Some("ann".into()), name: None },
+            kind,
+        )
     }
 
     #[test]
