@@ -42,10 +42,10 @@ pub(crate) async fn create_instance(cx: &mut Cx, new: NewInstance) -> StoreResul
     .bind(&new.name)
     .bind(new.token_hash.as_str())
     .bind(new.state.as_str())
-    .bind(rows::settings_json(&new.settings))
+    .bind(cx.secrets.settings_json(new.id, &new.settings))
     .bind(new.created_at.as_millis())
     .bind(new.webhook_format.as_str())
-    .bind(new.webhook_secret.reveal())
+    .bind(cx.secrets.seal_webhook_secret(new.id, &new.webhook_secret))
     .bind(new.account.as_ref().map(|a| a.id.clone()))
     .bind(new.account.as_ref().and_then(|a| a.username.clone()))
     .bind(&new.token_sealed)
@@ -82,7 +82,7 @@ pub(crate) async fn load_instance(cx: &mut Cx, id: InstanceId) -> StoreResult<Op
     .fetch_optional(&mut cx.conn)
     .await
     .map_err(db_error)?;
-    row.map(|r| rows::instance(&r).map(|(i, _)| i)).transpose()
+    row.map(|r| rows::instance(&r, &cx.secrets).map(|(i, _)| i)).transpose()
 }
 
 /// Replaces the instance's sealed service secret.
@@ -138,7 +138,7 @@ pub(crate) async fn load_any_instance(
         .fetch_optional(&mut cx.conn)
         .await
         .map_err(db_error)?;
-    row.map(|r| rows::instance(&r).map(|(i, _)| i)).transpose()
+    row.map(|r| rows::instance(&r, &cx.secrets).map(|(i, _)| i)).transpose()
 }
 
 pub(crate) async fn delete_instance(
@@ -356,7 +356,7 @@ pub(crate) async fn update_settings(
 ) -> StoreResult<Option<Instance>> {
     cx.changed.insert(id);
     let updated = query("UPDATE instances SET settings = ? WHERE id = ? AND deleted_at IS NULL")
-        .bind(rows::settings_json(&settings))
+        .bind(cx.secrets.settings_json(id, &settings))
         .bind(id_value(id))
         .execute(&mut cx.conn)
         .await
@@ -485,7 +485,7 @@ pub(crate) async fn rotate_webhook_secret(
          webhook_secret_previous_until = ?, webhook_secret = ? WHERE id = ? AND deleted_at IS NULL",
     )
     .bind(previous_until.as_millis())
-    .bind(secret.reveal())
+    .bind(cx.secrets.seal_webhook_secret(id, &secret))
     .bind(id_value(id))
     .execute(&mut cx.conn)
     .await
