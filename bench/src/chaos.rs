@@ -45,6 +45,8 @@ use crate::progress;
 
 const PARTNER: &str = "chaos-partner-token-0123456789";
 const APP_SECRET: &str = "chaos-app-secret";
+/// The server key on PostgreSQL: base64 of "chaos-test-server-key-32-bytes!!".
+const SERVER_KEY: &str = "Y2hhb3MtdGVzdC1zZXJ2ZXIta2V5LTMyLWJ5dGVzISE=";
 
 /// How big a crash test is.
 #[derive(Debug, Clone)]
@@ -291,7 +293,8 @@ impl Server {
             ("CHATGATE_META_GRAPH_BASE_URL", format!("http://{graph}")),
             ("CHATGATE_ALLOWED_PRIVATE_NETWORKS", "127.0.0.0/8".into()),
             ("CHATGATE_GREENAPI_RATE_LIMITS", "false".into()),
-            ("CHATGATE_LOG_LEVEL", "error".into()),
+            // Errors only, without a line per refused request (503s).
+            ("RUST_LOG", "error,tower_http=off".into()),
             ("CHATGATE_STORE_DURABILITY", "full".into()),
             // A killed process keeps its leases until they run out: short
             // leases make the test take seconds per kill, not minutes. The
@@ -307,6 +310,8 @@ impl Server {
         .collect();
         if let Some(url) = database_url {
             env.push(("CHATGATE_DATABASE_URL".into(), url.to_owned()));
+            // PostgreSQL wants the key given (nodes share it): 32 bytes.
+            env.push(("CHATGATE_SECRET_KEY".into(), SERVER_KEY.into()));
         }
         let binary = chatgate_binary()?;
         let mut server = Server { proc: None, addr, env, data_dir, binary };

@@ -318,9 +318,9 @@ impl Connector for InstagramConnector {
     ) -> Result<AccountProfile, ConnectError> {
         let answer = self.graph.get("me", access_token, "user_id,username,name").await.map_err(
             |failure| match failure.classify() {
-                SendError::Transient { .. } | SendError::Throttled { .. } => {
-                    ConnectError::Unreachable(failure.describe())
-                }
+                SendError::Transient { .. }
+                | SendError::Uncertain { .. }
+                | SendError::Throttled { .. } => ConnectError::Unreachable(failure.describe()),
                 _ => ConnectError::Rejected(failure.describe()),
             },
         )?;
