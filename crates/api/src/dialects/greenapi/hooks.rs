@@ -257,7 +257,7 @@ fn outgoing_message_data(content: &Content) -> Value {
             },
         }),
         Body::Media(media) => {
-            let name = file_name_of(&media.url);
+            let name = media.file_name.clone().unwrap_or_else(|| file_name_of(&media.url));
             json!({
                 "typeMessage": file_type_message(media.kind),
                 "fileMessageData": {
@@ -293,6 +293,14 @@ fn outgoing_message_data(content: &Content) -> Value {
         Body::Sticker { .. } => json!({
             "typeMessage": "textMessage",
             "textMessageData": {"textMessage": "❤️"},
+        }),
+        Body::List(list) => json!({
+            "typeMessage": "listMessage",
+            "listMessage": super::convert::list_message(list),
+        }),
+        Body::MessageTemplate(template) => json!({
+            "typeMessage": "templateMessage",
+            "templateMessage": super::convert::template_message(template),
         }),
         Body::Reaction { message_id, emoji } => json!({
             "typeMessage": "reactionMessage",

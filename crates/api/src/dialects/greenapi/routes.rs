@@ -167,7 +167,7 @@ async fn handle(
             let url = required_string(&body, "urlFile")?;
             let name = required_string(&body, "fileName")?;
             let caption = optional_string(&body, "caption")?.filter(|c| !c.is_empty());
-            let media = Media { kind: kind_of_file(&name), url, caption };
+            let media = Media { kind: kind_of_file(&name), url, caption, file_name: Some(name) };
             send(state, &call, &body, Body::Media(media), Vec::new()).await
         }
         "sendlocation" => {
@@ -354,6 +354,7 @@ fn renamed(error: Error) -> GreenError {
             let field = match field.as_str() {
                 "media.url" => "urlFile".to_owned(),
                 "media.caption" => "caption".to_owned(),
+                "media.fileName" => "fileName".to_owned(),
                 "to.id" | "to.commentId" => "chatId".to_owned(),
                 _ => field,
             };
@@ -710,7 +711,12 @@ async fn send_file_by_upload(
     chat(&fields)?;
     let url = keep_file(state, &call.instance, &name, &content_type, data).await?;
     let caption = optional_string(&fields, "caption")?.filter(|c| !c.is_empty());
-    let media = Media { kind: kind_of_file(&name), url: url.clone(), caption };
+    let media = Media {
+        kind: kind_of_file(&name),
+        url: url.clone(),
+        caption,
+        file_name: Some(name.clone()),
+    };
     let id = send_message(state, call, &fields, Body::Media(media), Vec::new()).await?;
     Ok(Json(json!({"idMessage": id, "urlFile": url})).into_response())
 }
