@@ -336,3 +336,319 @@ fn seconds_of(value: Option<&Value>) -> Option<u64> {
     // A value already in milliseconds is kept as it is.
     Some(if seconds < 100_000_000_000 { seconds.saturating_mul(1000) } else { seconds })
 }
+
+#[cfg(test)]
+mod tests {
+    use chatgate_core::event::{IncomingMessage, SharedContact};
+
+    use super::*;
+    use crate::meta::webhook::{self, MetaWebhook};
+
+    const PHONE_ID: &str = "106540352242922";
+    const CUSTOMER: &str = "16315551181";
+
+    fn wamid(suffix: &str) -> String {
+        format!("wamid.HBgLMTYzMTU1NTExODEVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA{suffix}")
+    }
+
+    fn testdata() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/meta/testdata/whatsapp")
+    }
+
+    fn fixture(name: &str) -> MetaWebhook {
+        let body = std::fs::read(testdata().join(format!("{name}.json"))).unwrap();
+        webhook::parse(&body).unwrap()
+    }
+
+    /// The one item of a fixture, checking it is routed to the number.
+    fn only(name: &str) -> MetaItem {
+        let parsed = fixture(name);
+        assert_eq!(parsed.object, OBJECT);
+        assert_eq!(parsed.entries.len(), 1, "{name}");
+        let entry = &parsed.entries[0];
+        assert_eq!(entry.account_id, PHONE_ID, "{name}: routed by phone_number_id");
+        assert_eq!(entry.items.len(), 1, "{name}: {:?}", entry.items);
+        assert_eq!(entry.occurred_ms.len(), 1);
+        entry.items[0].clone()
+    }
+
+    fn incoming(name: &str) -> IncomingMessage {
+        match only(name) {
+            MetaItem::Event(EventPayload::IncomingMessage(m)) => m,
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_fixture_parses_as_a_whatsapp_envelope() {
+        let mut count = 0;
+        for file in std::fs::read_dir(testdata()).unwrap() {
+            let body = std::fs::read(file.unwrap().path()).unwrap();
+            let parsed = webhook::parse(&body).unwrap();
+            assert_eq!(parsed.object, OBJECT);
+            assert!(!parsed.entries.is_empty());
+            count += 1;
+        }
+        assert!(count >= 20, "{count}");
+    }
+
+    #[test]
+    fn the_table_of_message_types() {
+        // (fixture, kind, text, media id, mime type, file name, quick reply
+        // payload, reply-to suffix)
+        type Row = (
+            &'static str,
+            InboundKind,
+            Option<&'static str>,
+            Option<&'static str>,
+            Option<&'static str>,
+            Option<&'static str>,
+            Option<&'static str>,
+            Option<&'static str>,
+        );
+        let table: [Row; 11] = [
+            (
+                "text",
+                InboundKind::Text,
+                Some("Hello, is the course still open?"),
+                None,
+                None,
+                None,
+                None,
+                None,
+            ),
+            (
+                "image",
+                InboundKind::Image,
+                Some("my receipt"),
+                Some("1003383421387256"),
+                Some("image/jpeg"),
+                None,
+                None,
+                None,
+            ),
+            (
+                "audio",
+                InboundKind::Audio,
+                None,
+                Some("1003383421387257"),
+                Some("audio/ogg; codecs=opus"),
+                None,
+                None,
+                None,
+            ),
+            (
+                "video",
+                InboundKind::Video,
+                None,
+                Some("1003383421387258"),
+                Some("video/mp4"),
+                None,
+                None,
+                None,
+            ),
+            (
+                "document",
+                InboundKind::File,
+                Some("contract"),
+                Some("1003383421387259"),
+                Some("application/pdf"),
+                Some("contract.pdf"),
+                None,
+                None,
+            ),
+            (
+                "sticker",
+                InboundKind::Image,
+                None,
+                Some("1003383421387260"),
+                Some("image/webp"),
+                None,
+                None,
+                None,
+            ),
+            (
+                "button",
+                InboundKind::Text,
+                Some("Stop promotions"),
+                None,
+                None,
+                None,
+                Some("STOP_PROMOS"),
+                Some("T1"),
+            ),
+            (
+                "button_reply",
+                InboundKind::Text,
+                Some("Yes"),
+                None,
+                None,
+                None,
+                Some("YES"),
+                Some("Q1"),
+            ),
+            (
+                "list_reply",
+                InboundKind::Text,
+                Some("Rust"),
+                None,
+                None,
+                None,
+                Some("c1"),
+                Some("L1"),
+            ),
+            (
+                "reply_context",
+                InboundKind::Text,
+                Some("Yes, that one"),
+                None,
+                None,
+                None,
+                None,
+                Some("Z9"),
+            ),
+            ("unsupported", InboundKind::Unsupported, None, None, None, None, None, None),
+        ];
+        for (name, kind, text, media, mime, file, payload, reply_to) in table {
+            let m = incoming(name);
+            assert_eq!(m.from.id, CUSTOMER, "{name}");
+            assert_eq!(m.from.name.as_deref(), Some("Kerry Fisher"), "{name}");
+            assert_eq!(m.kind, kind, "{name}");
+            assert_eq!(m.text.as_deref(), text, "{name}");
+            assert_eq!(
+                m.media.as_ref().and_then(|f| media_id_of(&f.url)),
+                media,
+                "{name}: files are kept by media id"
+            );
+            assert_eq!(m.media.as_ref().and_then(|f| f.mime_type.as_deref()), mime, "{name}");
+            assert_eq!(m.media.as_ref().and_then(|f| f.file_name.as_deref()), file, "{name}");
+            assert_eq!(m.quick_reply_payload.as_deref(), payload, "{name}");
+            assert_eq!(m.reply_to, reply_to.map(wamid), "{name}");
+            assert!(m.message_id.starts_with("wamid."), "{name}: deduplicated on the wamid");
+        }
+    }
+
+    #[test]
+    fn a_location_carries_the_place() {
+        let m = incoming("location");
+        assert_eq!(m.kind, InboundKind::Location);
+        assert_eq!(
+            m.location,
+            Some(Location {
+                latitude: 55.7539,
+                longitude: 37.6208,
+                name: Some("Red Square".into()),
+                address: Some("Moscow, 109012".into()),
+            })
+        );
+    }
+
+    #[test]
+    fn a_shared_contact_becomes_a_vcard() {
+        let m = incoming("contacts");
+        assert_eq!(m.kind, InboundKind::Contact);
+        let SharedContact { display_name, vcard } = m.contact.unwrap();
+        assert_eq!(display_name, "Anna Ivanova");
+        assert_eq!(
+            vcard,
+            "BEGIN:VCARD\nVERSION:3.0\nFN:Anna Ivanova\nN:Ivanova;Anna;;;\nORG:Acme\n\
+             TEL;waid=79005554433:+7 900 555-44-33\nEMAIL:anna@example.com\nEND:VCARD"
+        );
+    }
+
+    #[test]
+    fn a_reaction_names_the_message_reacted_to() {
+        match only("reaction") {
+            MetaItem::Event(EventPayload::IncomingReaction(r)) => {
+                assert_eq!(r.message_id, wamid("Z9"));
+                assert_eq!(r.reaction.as_deref(), Some("👍"));
+                assert_eq!(r.action, ReactionAction::React);
+                assert_eq!(r.from.id, CUSTOMER);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn statuses_name_the_wamid_and_a_failure_carries_meta_s_words() {
+        for (name, status) in [
+            ("status_sent", MessageStatus::Sent),
+            ("status_delivered", MessageStatus::Delivered),
+            ("status_read", MessageStatus::Read),
+        ] {
+            assert_eq!(
+                only(name),
+                MetaItem::Status {
+                    message_id: wamid("S1"),
+                    status,
+                    recipient: Some(CUSTOMER.into()),
+                    error: None,
+                },
+                "{name}"
+            );
+        }
+        match only("status_failed") {
+            MetaItem::Status { status: MessageStatus::Failed, error: Some(error), .. } => {
+                assert!(error.starts_with("131047: Re-engagement message — "), "{error}");
+                assert!(error.contains("more than 24 hours"), "{error}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn timestamps_in_seconds_become_milliseconds() {
+        let parsed = fixture("text");
+        assert_eq!(parsed.entries[0].occurred_ms, [Some(1_767_225_600_000)]);
+    }
+
+    #[test]
+    fn each_number_of_a_business_account_is_an_entry_of_its_own() {
+        let parsed = fixture("two_numbers");
+        let accounts: Vec<&str> = parsed.entries.iter().map(|e| e.account_id.as_str()).collect();
+        assert_eq!(accounts, [PHONE_ID, "106540352242923"]);
+        let batch = fixture("batch");
+        let ids: Vec<String> = batch.entries[0]
+            .items
+            .iter()
+            .map(|item| match item {
+                MetaItem::Event(EventPayload::IncomingMessage(m)) => m.message_id.clone(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(ids, [wamid("G1"), wamid("G2")], "order is kept");
+    }
+
+    #[test]
+    fn other_fields_and_malformed_messages_are_kept_raw() {
+        let parsed = fixture("other_field");
+        assert_eq!(parsed.entries[0].account_id, "", "no number to route it to");
+        assert!(matches!(
+            &parsed.entries[0].items[0],
+            MetaItem::Event(EventPayload::Raw(raw)) if raw.kind == "phone_number_quality_update"
+        ));
+        let body = br#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[
+            {"field":"messages","value":{"metadata":{"phone_number_id":"7"},
+             "messages":[{"id":"wamid.x","type":"text"},{"from":"1","id":"wamid.y","type":"image","image":{}}],
+             "statuses":[{"status":"delivered"},{"id":"wamid.z","status":"deleted"}]}}]},
+            {"id":"2"}]}"#;
+        let parsed = webhook::parse(body).unwrap();
+        assert_eq!(parsed.entries.len(), 2);
+        assert_eq!(parsed.entries[0].account_id, "7");
+        assert_eq!(parsed.entries[0].items.len(), 4);
+        assert!(
+            parsed.entries[0]
+                .items
+                .iter()
+                .all(|item| matches!(item, MetaItem::Event(EventPayload::Raw(_))))
+        );
+        assert_eq!(parsed.entries[1].account_id, "");
+    }
+
+    #[test]
+    fn a_media_id_is_read_back_only_from_its_scheme() {
+        assert_eq!(media_id_of("whatsapp-media:123"), Some("123"));
+        assert_eq!(media_id_of("whatsapp-media:"), None);
+        assert_eq!(media_id_of("https://cdn.test/123"), None);
+    }
+}
