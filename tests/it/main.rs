@@ -32,3 +32,4 @@ mod sending;
 mod settings;
 mod shutdown;
 mod webhooks;
+mod whatsapp;

@@ -270,7 +270,8 @@ pub struct InstanceOut {
     #[schema(nullable = false)]
     pub state_reason: Option<String>,
     pub active: bool,
-    /// The messenger account (Instagram user id and username), once known.
+    /// The messenger account, once known: Instagram user id and username;
+    /// WhatsApp phone number id, display number (digits) and WABA id.
     #[schema(required = true)]
     pub account: Option<AccountOut>,
     /// The shape of its webhooks: `native`, `getloo`, …
@@ -281,11 +282,16 @@ pub struct InstanceOut {
 
 /// The messenger account behind an instance.
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 #[allow(missing_docs)]
 pub struct AccountOut {
     pub id: String,
     #[schema(required = true)]
     pub username: Option<String>,
+    /// WhatsApp: the WhatsApp Business Account id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub business_id: Option<String>,
 }
 
 impl From<&Instance> for InstanceOut {
@@ -297,10 +303,11 @@ impl From<&Instance> for InstanceOut {
             state: i.state.as_str(),
             state_reason: i.state_reason.clone(),
             active: i.active,
-            account: i
-                .account
-                .as_ref()
-                .map(|a| AccountOut { id: a.id.clone(), username: a.username.clone() }),
+            account: i.account.as_ref().map(|a| AccountOut {
+                id: a.id.clone(),
+                username: a.username.clone(),
+                business_id: a.business_id.clone(),
+            }),
             webhook_format: i.webhook_format.as_str(),
             created_at: i.created_at.to_rfc3339(),
             settings: SettingsOut::from(&i.settings),
