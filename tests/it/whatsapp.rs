@@ -737,6 +737,12 @@ async fn green_api_notifications_carry_whatsapp_chat_ids_and_the_number_as_wid()
     )
     .unwrap();
     assert_eq!(app.post_signed("/webhooks/meta", &body).await.status, StatusCode::OK);
+    let tapped = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../crates/connectors/src/meta/testdata/whatsapp/button_reply.json"),
+    )
+    .unwrap();
+    assert_eq!(app.post_signed("/webhooks/meta", &tapped).await.status, StatusCode::OK);
     let wamid = app.customer_writes_on_whatsapp(WA_CUSTOMER, "and a question").await;
     app.send_ok(&instance, json!({"to": {"id": WA_CUSTOMER}, "text": "answer"})).await;
     app.settle().await;
@@ -748,7 +754,7 @@ async fn green_api_notifications_carry_whatsapp_chat_ids_and_the_number_as_wid()
         bodies.iter().filter(|b| b["typeWebhook"] == "incomingMessageReceived").collect();
     // The first message (written before the webhook was set) waited in the
     // queue and goes first.
-    assert_eq!(incoming.len(), 3, "{bodies:#?}");
+    assert_eq!(incoming.len(), 4, "{bodies:#?}");
     for hook in &incoming {
         assert_eq!(hook["instanceData"]["wid"], format!("{WA_DISPLAY}@c.us"), "{hook:#}");
         assert_eq!(hook["instanceData"]["typeInstance"], "whatsapp");
@@ -762,7 +768,11 @@ async fn green_api_notifications_carry_whatsapp_chat_ids_and_the_number_as_wid()
     let path = &url[url.find("/media/whatsapp/").unwrap()..];
     let fetched = app.raw(Method::GET, path).send().await.unwrap();
     assert_eq!(&fetched.bytes().await.unwrap()[..], b"%PDF-1.7");
-    assert_eq!(incoming[2]["idMessage"], wamid);
+    let reply = &incoming[2]["messageData"];
+    assert_eq!(reply["typeMessage"], "buttonsResponseMessage", "{reply:#}");
+    assert_eq!(reply["buttonsResponseMessage"]["selectedButtonId"], "YES");
+    assert_eq!(reply["buttonsResponseMessage"]["selectedButtonText"], "Yes");
+    assert_eq!(incoming[3]["idMessage"], wamid);
     let status = bodies
         .iter()
         .find(|b| b["typeWebhook"] == "outgoingMessageStatus" && b["status"] == "read")
@@ -770,4 +780,67 @@ async fn green_api_notifications_carry_whatsapp_chat_ids_and_the_number_as_wid()
     assert_eq!(status["chatId"], format!("{WA_CUSTOMER}@c.us"));
     let everything = serde_json::to_string(&bodies).unwrap();
     assert!(!everything.contains(WA_TOKEN) && !everything.contains(APP_SECRET));
+}
+
+#[tokio::test]
+async fn the_access_token_appears_in_no_log_line_no_stored_row_no_answer_and_no_link() {
+    use crate::instagram::{Logs, files_contain};
+    let logs = Logs::default();
+    let sink = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || sink.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let (cloud, app, instance) = chatting().await;
+    cloud.media("1003383421387256", b"jpeg", "image/jpeg");
+    let image = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../crates/connectors/src/meta/testdata/whatsapp/image.json"),
+    )
+    .unwrap();
+    app.post_signed("/webhooks/meta", &image).await;
+    app.send_ok(&instance, json!({"to": {"id": WA_CUSTOMER}, "text": "ok"})).await;
+    app.settle().await;
+    let journal = app.journal(&instance).await;
+    let url = journal
+        .iter()
+        .find_map(|e| e["data"]["media"]["url"].as_str())
+        .expect("the image's link")
+        .to_owned();
+    let path = &url[url.find("/media/whatsapp/").unwrap()..];
+    assert_eq!(app.raw(Method::GET, path).send().await.unwrap().status(), StatusCode::OK);
+    // A refused new token, a revoked one, and a send that fails on it.
+    let (_, refused) = connect(
+        &app,
+        instance.id,
+        json!({"phoneNumberId": WA_PHONE_ID, "wabaId": WA_WABA, "accessToken": "EAAG-refused-token-value"}),
+    )
+    .await;
+    cloud.revoke(WA_TOKEN);
+    app.send_ok(&instance, json!({"to": {"id": WA_CUSTOMER}, "text": "held"})).await;
+    app.settle().await;
+    let journal = app.journal(&instance).await;
+
+    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(logged.contains("instance connected"), "the logs were captured");
+    assert!(!logged.contains(WA_TOKEN), "the token is in the logs");
+    assert!(!logged.contains("EAAG-refused-token-value"));
+    assert!(!refused.to_string().contains("EAAG-refused-token-value"));
+    assert!(!serde_json::to_string(&journal).unwrap().contains(WA_TOKEN));
+    assert!(
+        journal
+            .iter()
+            .any(|e| e["type"] == "stateChanged" && e["data"]["state"] == "notAuthorized"),
+        "{journal:#?}"
+    );
+    if !chatgate_e2e::on_postgres() {
+        assert!(
+            !files_contain(&app.config.data_dir, b"Is the course").is_empty(),
+            "the scan works"
+        );
+        assert_eq!(files_contain(&app.config.data_dir, WA_TOKEN.as_bytes()), Vec::<String>::new());
+    }
 }
