@@ -167,17 +167,21 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
 
 /// Records the call; answers a scripted failure, a wrong version or a
 /// token it does not know, else hands the number on.
-fn admit(inner: &mut Inner, call: GraphCall, version: &str) -> Result<(Number, String), Response> {
+fn admit(
+    inner: &mut Inner,
+    call: GraphCall,
+    version: &str,
+) -> Result<(Number, String), Box<Response>> {
     let token = call.token.clone();
     inner.calls.push(call);
     if let Some((status, body)) = inner.failures.pop_front() {
-        return Err(reply(status, body));
+        return Err(Box::new(reply(status, body)));
     }
     if version != VERSION {
-        return Err(reply(400, cloud_error(2635, "unknown API version", version)));
+        return Err(Box::new(reply(400, cloud_error(2635, "unknown API version", version))));
     }
-    let token = token.ok_or_else(invalid_token)?;
-    let number = inner.numbers.get(&token).cloned().ok_or_else(invalid_token)?;
+    let token = token.ok_or_else(|| Box::new(invalid_token()))?;
+    let number = inner.numbers.get(&token).cloned().ok_or_else(|| Box::new(invalid_token()))?;
     Ok((number, token))
 }
 
@@ -197,7 +201,7 @@ async fn node(
     };
     let (number, _) = match admit(&mut inner, call, &version) {
         Ok(found) => found,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     if node == number.phone_number_id {
         return reply(
@@ -246,7 +250,7 @@ async fn phone_numbers(
     };
     let (number, token) = match admit(&mut inner, call, &version) {
         Ok(found) => found,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     if node != number.waba_id {
         return reply(400, cloud_error(100, "Object does not exist or missing permissions", &node));
@@ -302,7 +306,7 @@ async fn messages(
     };
     let (number, _) = match admit(&mut inner, call, &version) {
         Ok(found) => found,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     if node != number.phone_number_id {
         return reply(
