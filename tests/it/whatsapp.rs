@@ -687,6 +687,50 @@ async fn green_api_methods_reach_the_cloud_api_with_chat_ids_of_phone_numbers() 
         assert_eq!(sends(&cloud).pop().unwrap(), expected, "{method}");
     }
 
+    // sendListMessage becomes a list; a quote of the instance's own message
+    // (by GREEN-API's idMessage) names its wamid.
+    let list = green(
+        &app,
+        &instance,
+        "sendListMessage",
+        json!({"chatId": chat, "message": "Pick a course", "buttonText": "Courses", "title": "Spring",
+               "sections": [{"title": "Languages", "rows": [
+                   {"rowId": "c1", "title": "Rust", "description": "8 weeks"}, {"rowId": "c2", "title": "Go"}]}]}),
+    )
+    .await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    app.settle().await;
+    let list_wamid = cloud.last_wamid();
+    assert_eq!(
+        sends(&cloud).pop().unwrap(),
+        to_customer(
+            "interactive",
+            json!({"type": "list", "body": {"text": "Spring\nPick a course"}, "action": {"button": "Courses",
+                   "sections": [{"title": "Languages", "rows": [
+                       {"id": "c1", "title": "Rust", "description": "8 weeks"}, {"id": "c2", "title": "Go"}]}]}}),
+        )
+    );
+    let quoted = green(
+        &app,
+        &instance,
+        "sendMessage",
+        json!({"chatId": chat, "message": "see above", "quotedMessageId": list.body["idMessage"]}),
+    )
+    .await;
+    assert_eq!(quoted.status, StatusCode::OK, "{}", quoted.body);
+    app.settle().await;
+    assert_eq!(sends(&cloud).pop().unwrap()["context"], json!({"message_id": list_wamid}));
+    let too_many = green(
+        &app,
+        &instance,
+        "sendListMessage",
+        json!({"chatId": chat, "message": "m", "buttonText": "b", "sections": [{"rows": [{"rowId": "1", "title": "x".repeat(25)}]}]}),
+    )
+    .await;
+    assert_eq!(too_many.status, StatusCode::BAD_REQUEST, "{}", too_many.body);
+    let message = too_many.body["message"].as_str().unwrap();
+    assert!(message.contains("'sections[0].rows[0].title'"), "{message}");
+
     let wamid = app.customer_writes_on_whatsapp(WA_CUSTOMER, "thanks").await;
     let answer = green(&app, &instance, "readChat", json!({"chatId": chat})).await;
     assert_eq!((answer.status, &answer.body), (StatusCode::OK, &json!({"setRead": true})));

@@ -794,11 +794,21 @@ impl Gateway {
             }
         }
         let fingerprint = request.idempotency_key.as_ref().map(|_| fingerprint(&request));
+        let mut content = request.content;
+        // A quote may name one of the instance's own messages by chatgate's
+        // id (GREEN-API's idMessage): the platform knows it by its own.
+        if let Some(quoted) = &content.reply_to
+            && let Ok(id) = quoted.parse::<MessageId>()
+            && let Some(sent) = self.store.message(instance.id, id).await.map_err(store_error)?
+            && let Some(provider) = sent.provider_message_id
+        {
+            content.reply_to = Some(provider);
+        }
         let new = NewMessage {
             id: MessageId::generate(),
             instance_id: instance.id,
             recipient: request.recipient,
-            content: request.content,
+            content,
             idempotency_key: request.idempotency_key,
             request_fingerprint: fingerprint,
             recipient_username: request.recipient_username,
