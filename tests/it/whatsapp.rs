@@ -888,3 +888,24 @@ async fn the_access_token_appears_in_no_log_line_no_stored_row_no_answer_and_no_
         assert_eq!(files_contain(&app.config.data_dir, WA_TOKEN.as_bytes()), Vec::<String>::new());
     }
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_whatsapp_connection_and_content() {
+    let app = TestApp::spawn().await;
+    let doc = app.request(Method::GET, "/api/openapi.json", None, None).await.body;
+    let schemas = &doc["components"]["schemas"];
+    let connection = &schemas["ConnectionIn"]["properties"];
+    for field in ["accountId", "phoneNumberId", "wabaId", "accessToken"] {
+        assert!(connection.get(field).is_some(), "ConnectionIn.{field}: {connection:#}");
+    }
+    let message = &schemas["MessageIn"]["properties"];
+    for field in ["list", "messageTemplate", "location", "contact"] {
+        assert!(message.get(field).is_some(), "MessageIn.{field}: {message:#}");
+    }
+    for schema in ["ListIn", "ListSectionIn", "ListRowIn", "MessageTemplateIn"] {
+        assert!(schemas.get(schema).is_some(), "{schema} is documented");
+    }
+    assert!(schemas["MediaIn"]["properties"].get("fileName").is_some());
+    let put = &doc["paths"]["/api/v1/instances/{id}/connection"]["put"]["description"];
+    assert!(put.as_str().unwrap_or_default().contains("phoneNumberId"), "{put}");
+}
