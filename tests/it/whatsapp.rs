@@ -731,6 +731,10 @@ async fn green_api_methods_reach_the_cloud_api_with_chat_ids_of_phone_numbers() 
     let message = too_many.body["message"].as_str().unwrap();
     assert!(message.contains("'sections[0].rows[0].title'"), "{message}");
 
+    let settings = green(&app, &instance, "getWaSettings", json!({})).await;
+    assert_eq!(settings.body["phone"], WA_DISPLAY, "{}", settings.body);
+    assert_eq!(settings.body["stateInstance"], "authorized");
+
     let wamid = app.customer_writes_on_whatsapp(WA_CUSTOMER, "thanks").await;
     let answer = green(&app, &instance, "readChat", json!({"chatId": chat})).await;
     assert_eq!((answer.status, &answer.body), (StatusCode::OK, &json!({"setRead": true})));

@@ -141,6 +141,17 @@ async fn handle(
             ok(json!({"saveSettings": true}))
         }
         "getstateinstance" => ok(json!({"stateInstance": instance.state.as_str()})),
+        "getwasettings" => {
+            // The account's own number (WhatsApp) or id, as `wid` names it.
+            let wid = super::convert::wid(instance);
+            let phone = wid.strip_suffix(super::convert::CHAT_SUFFIX).unwrap_or(&wid);
+            ok(json!({
+                "avatar": "",
+                "phone": phone,
+                "stateInstance": instance.state.as_str(),
+                "deviceId": "",
+            }))
+        }
         "reboot" => {
             // A sandbox comes back authorized, as a phone does after a restart.
             if instance.kind == ConnectorKind::Sandbox
