@@ -318,6 +318,7 @@ async fn content_beyond_the_cloud_api_s_limits_is_refused_at_accept_time_naming_
             json!({"to": to, "text": "pick", "quickReplies": [{"title": "x".repeat(21)}]}),
             "quickReplies[0].title",
         ),
+        (json!({"to": to, "text": "x".repeat(1025), "quickReplies": [{"title": "ok"}]}), "text"),
         (
             json!({"to": to, "media": {"kind": "image", "url": "https://cdn.example.com/a.jpg"}, "quickReplies": [{"title": "ok"}]}),
             "quickReplies",

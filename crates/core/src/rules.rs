@@ -47,6 +47,9 @@ pub struct ContentLimits {
     /// Whether quick replies ride only on a text (WhatsApp's reply buttons
     /// are an interactive text message).
     pub quick_replies_on_text_only: bool,
+    /// Longest text of a message with buttons or a list, in characters
+    /// (WhatsApp's interactive body: 1024).
+    pub interactive_text_max_chars: usize,
 }
 
 /// Longest private reply to a comment, in UTF-8 bytes (one Instagram
@@ -98,6 +101,7 @@ impl ContentLimits {
         comment_replies: true,
         lists_and_message_templates: false,
         quick_replies_on_text_only: false,
+        interactive_text_max_chars: 1000,
     };
 
     /// WhatsApp Cloud API's limits (quick replies become reply buttons).
@@ -114,6 +118,7 @@ impl ContentLimits {
         comment_replies: false,
         lists_and_message_templates: true,
         quick_replies_on_text_only: true,
+        interactive_text_max_chars: 1024,
     };
 
     /// The limits of a connector (the sandbox emulates Instagram).
@@ -167,6 +172,9 @@ pub fn check_message(
         }
     }
     match &content.body {
+        Body::Text { text } if !content.quick_replies.is_empty() => {
+            check_text(text, FieldPath::key("text"), limits.interactive_text_max_chars)?;
+        }
         Body::Text { text } => check_text(text, FieldPath::key("text"), limits.text_max_chars)?,
         Body::Media(media) => check_media(media, limits)?,
         Body::Template(template) => {
@@ -257,7 +265,7 @@ pub fn check_message(
 
 fn check_list(list: &ListMessage, limits: &ContentLimits) -> Result<(), Violation> {
     let at = FieldPath::key("list");
-    check_text(&list.text, at.clone().then("text"), limits.text_max_chars)?;
+    check_text(&list.text, at.clone().then("text"), limits.interactive_text_max_chars)?;
     check_text(&list.button, at.clone().then("button"), LIST_BUTTON_MAX_CHARS)?;
     let sections = at.then("sections");
     if list.sections.is_empty() {
@@ -657,6 +665,80 @@ mod tests {
             field_of(check_message(&user(), &media("not a url"), &ContentLimits::INSTAGRAM)),
             "media.url"
         );
+    }
+
+    #[test]
+    fn a_whatsapp_text_with_buttons_is_limited_to_1024_characters() {
+        let mut content = Content::text("x".repeat(1025));
+        check_message(&user(), &content, &ContentLimits::WHATSAPP).unwrap();
+        content.quick_replies = vec![QuickReply { title: "ok".into(), payload: None }];
+        let err = check_message(&user(), &content, &ContentLimits::WHATSAPP).unwrap_err();
+        assert_eq!(err.field.to_string(), "text");
+        assert!(err.message.contains("1024"), "{}", err.message);
+    }
+
+    #[test]
+    fn a_list_needs_rows_titles_for_several_sections_and_unique_ids() {
+        use crate::message::{ListMessage, ListRow, ListSection};
+        let row = |id: &str| ListRow { id: id.into(), title: "t".into(), description: None };
+        let list = |sections| {
+            Content::of(Body::List(ListMessage {
+                text: "pick".into(),
+                button: "open".into(),
+                sections,
+            }))
+        };
+        let untitled = list(vec![
+            ListSection { title: None, rows: vec![row("1")] },
+            ListSection { title: None, rows: vec![row("2")] },
+        ]);
+        assert_eq!(
+            field_of(check_message(&user(), &untitled, &ContentLimits::WHATSAPP)),
+            "list.sections[0].title"
+        );
+        let empty = list(vec![ListSection { title: None, rows: vec![] }]);
+        assert_eq!(
+            field_of(check_message(&user(), &empty, &ContentLimits::WHATSAPP)),
+            "list.sections[0].rows"
+        );
+        let twice = list(vec![ListSection { title: None, rows: vec![row("1"), row("1")] }]);
+        assert_eq!(
+            field_of(check_message(&user(), &twice, &ContentLimits::WHATSAPP)),
+            "list.sections[0].rows[1].id"
+        );
+        let fine = list(vec![ListSection { title: None, rows: vec![row("1"), row("2")] }]);
+        check_message(&user(), &fine, &ContentLimits::WHATSAPP).unwrap();
+        assert_eq!(field_of(check_message(&user(), &fine, &ContentLimits::INSTAGRAM)), "list");
+    }
+
+    #[test]
+    fn a_message_template_needs_a_template_name_and_a_language_code() {
+        use crate::message::MessageTemplate;
+        let template = |name: &str, language: &str| {
+            Content::of(Body::MessageTemplate(MessageTemplate {
+                name: name.into(),
+                language: language.into(),
+                components: vec![],
+            }))
+        };
+        check_message(&user(), &template("order_ready", "en_US"), &ContentLimits::WHATSAPP)
+            .unwrap();
+        for (name, language, field) in [
+            ("Order Ready", "en_US", "messageTemplate.name"),
+            ("", "en_US", "messageTemplate.name"),
+            ("order_ready", "e", "messageTemplate.language"),
+            ("order_ready", "en US", "messageTemplate.language"),
+        ] {
+            assert_eq!(
+                field_of(check_message(
+                    &user(),
+                    &template(name, language),
+                    &ContentLimits::WHATSAPP
+                )),
+                field,
+                "{name:?} {language:?}"
+            );
+        }
     }
 
     #[test]
