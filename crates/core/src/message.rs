@@ -233,7 +233,7 @@ pub struct ListSection {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ListMessage {
-    /// The message text (≤ 4096 characters).
+    /// The message text (≤ 1024 characters).
     pub text: String,
     /// The label of the button that opens the list (≤ 20 characters).
     pub button: String,

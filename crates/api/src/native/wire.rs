@@ -361,7 +361,7 @@ pub struct MediaIn {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[allow(missing_docs)]
 pub struct ListIn {
-    /// The message text (≤ 4096 characters).
+    /// The message text (≤ 1024 characters).
     pub text: String,
     /// The label of the button that opens the list (≤ 20 characters).
     pub button: String,
