@@ -14,6 +14,13 @@
 //!   in its `sent` status event;
 //! - every acknowledged inbound message was notified, never under two event
 //!   ids (the same event id twice is at-least-once delivery and allowed).
+//!
+//! With `--outage` the fault is a database outage instead of kills:
+//! chatgate runs on PostgreSQL behind a proxy that is cut for the outage's
+//! length while the load goes on (see `outage`). Then also: every request
+//! during the outage is answered (503, with its reason), none slower than
+//! [`FAST_REFUSAL`], the process never exits, and the same checks hold
+//! afterwards.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -32,11 +39,14 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use crate::load::{self, Shot};
+use crate::outage::FlakyDatabase;
 use crate::process::{Proc, chatgate_binary, free_addr};
 use crate::progress;
 
 const PARTNER: &str = "chaos-partner-token-0123456789";
 const APP_SECRET: &str = "chaos-app-secret";
+/// The server key on PostgreSQL: base64 of "chaos-test-server-key-32-bytes!!".
+const SERVER_KEY: &str = "Y2hhb3MtdGVzdC1zZXJ2ZXIta2V5LTMyLWJ5dGVzISE=";
 
 /// How big a crash test is.
 #[derive(Debug, Clone)]
@@ -53,7 +63,13 @@ pub struct ChaosSizes {
     pub drain: Duration,
     /// The seed of the kill moments.
     pub seed: u64,
+    /// Instead of kills: database outages of this length (PostgreSQL).
+    pub outage: Option<Duration>,
 }
+
+/// The slowest a refusal during a database outage may be: PostgreSQL
+/// reads give up after 3 s, writes at once.
+pub const FAST_REFUSAL: Duration = Duration::from_secs(5);
 
 impl ChaosSizes {
     /// The full test: 10 000 sends, 10 000 webhooks, 10 kills.
@@ -65,6 +81,7 @@ impl ChaosSizes {
             instances: 10,
             drain: Duration::from_secs(300),
             seed,
+            outage: None,
         }
     }
 
@@ -77,7 +94,15 @@ impl ChaosSizes {
             instances: 4,
             drain: Duration::from_secs(90),
             seed,
+            outage: None,
         }
+    }
+
+    /// These sizes with database outages of `length` (one per former kill)
+    /// instead of kills.
+    pub fn with_outages(mut self, length: Duration) -> Self {
+        self.outage = Some(length);
+        self
     }
 }
 
@@ -252,7 +277,7 @@ struct Server {
 }
 
 impl Server {
-    async fn start(graph: SocketAddr) -> anyhow::Result<Server> {
+    async fn start(graph: SocketAddr, database_url: Option<&str>) -> anyhow::Result<Server> {
         let addr = free_addr()?;
         let data_dir = std::env::temp_dir().join(format!(
             "chatgate-chaos-{}-{}",
@@ -260,7 +285,7 @@ impl Server {
             addr.port()
         ));
         let _ = std::fs::remove_dir_all(&data_dir);
-        let env: Vec<(String, String)> = [
+        let mut env: Vec<(String, String)> = [
             ("CHATGATE_LISTEN", addr.to_string()),
             ("CHATGATE_DATA_DIR", data_dir.display().to_string()),
             ("CHATGATE_PARTNER_TOKEN", PARTNER.into()),
@@ -268,7 +293,8 @@ impl Server {
             ("CHATGATE_META_GRAPH_BASE_URL", format!("http://{graph}")),
             ("CHATGATE_ALLOWED_PRIVATE_NETWORKS", "127.0.0.0/8".into()),
             ("CHATGATE_GREENAPI_RATE_LIMITS", "false".into()),
-            ("CHATGATE_LOG_LEVEL", "error".into()),
+            // Errors only, without a line per refused request (503s).
+            ("RUST_LOG", "error,tower_http=off".into()),
             ("CHATGATE_STORE_DURABILITY", "full".into()),
             // A killed process keeps its leases until they run out: short
             // leases make the test take seconds per kill, not minutes. The
@@ -282,6 +308,11 @@ impl Server {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
+        if let Some(url) = database_url {
+            env.push(("CHATGATE_DATABASE_URL".into(), url.to_owned()));
+            // PostgreSQL wants the key given (nodes share it): 32 bytes.
+            env.push(("CHATGATE_SECRET_KEY".into(), SERVER_KEY.into()));
+        }
         let binary = chatgate_binary()?;
         let mut server = Server { proc: None, addr, env, data_dir, binary };
         server.boot().await?;
@@ -292,6 +323,11 @@ impl Server {
         let proc = Proc::start(&self.binary, &["serve"], &self.env, self.addr, "/readyz").await?;
         self.proc = Some(proc);
         Ok(())
+    }
+
+    /// Whether the process is still running.
+    fn running(&mut self) -> bool {
+        self.proc.as_mut().is_some_and(|p| matches!(p.child.try_wait(), Ok(None)))
     }
 
     /// SIGKILL, then the reaping of the process.
@@ -328,13 +364,26 @@ async fn until_acknowledged(
     shot: &Shot,
     want: u16,
     deadline: Instant,
+    acks: &Acks,
 ) -> anyhow::Result<(Value, u32)> {
     let mut tries = 0;
     loop {
         tries += 1;
-        match call(addr, shot.clone()).await {
+        let asked = Instant::now();
+        let answer = call(addr, shot.clone()).await;
+        let took = asked.elapsed().as_millis() as u64;
+        match answer {
             Some((status, body)) if status == want => return Ok((body, tries)),
-            Some((503, _)) | None => {}
+            Some((503, body)) => {
+                acks.refused.fetch_add(1, Ordering::Relaxed);
+                acks.slowest_refusal_ms.fetch_max(took, Ordering::Relaxed);
+                if body["detail"].as_str().is_none_or(str::is_empty) {
+                    bail!("{} {} answered 503 without a reason: {body}", shot.method, shot.path);
+                }
+            }
+            None => {
+                acks.unanswered.fetch_add(1, Ordering::Relaxed);
+            }
             Some((status, body)) => {
                 bail!("{} {} answered {status}: {body}", shot.method, shot.path)
             }
@@ -438,6 +487,12 @@ struct Acks {
     count: AtomicU64,
     /// Requests that had to be retried.
     retried: AtomicU64,
+    /// Requests answered 503 (the server up, the database away).
+    refused: AtomicU64,
+    /// The slowest of those answers.
+    slowest_refusal_ms: AtomicU64,
+    /// Requests with no answer (the server down, or no answer in 15 s).
+    unanswered: AtomicU64,
 }
 
 /// The figures of a run.
@@ -449,6 +504,12 @@ pub struct Figures {
     retried_requests: u64,
     kills: u32,
     restarts: u32,
+    outages: u32,
+    outage_length: Duration,
+    refused: u64,
+    slowest_refusal: Duration,
+    unanswered: u64,
+    exited_during_outage: bool,
     platform_calls: u64,
     lost_at_platform: u64,
     platform_duplicates: u64,
@@ -475,13 +536,43 @@ impl Figures {
             && self.status_not_notified == 0
             && self.inbound_not_notified == 0
             && self.inbound_under_two_ids == 0
+            && (self.outages == 0
+                || (self.unanswered == 0
+                    && self.slowest_refusal <= FAST_REFUSAL
+                    && !self.exited_during_outage))
     }
 
     /// The figures as a Markdown table.
     pub fn render(&self) -> String {
-        let rows: Vec<(&str, String)> = vec![
-            ("seed", self.seed.to_string()),
-            ("kills (SIGKILL) / restarts", format!("{} / {}", self.kills, self.restarts)),
+        let mut rows: Vec<(&str, String)> = vec![("seed", self.seed.to_string())];
+        if self.outages == 0 {
+            rows.push((
+                "kills (SIGKILL) / restarts",
+                format!("{} / {}", self.kills, self.restarts),
+            ));
+        } else {
+            rows.extend([
+                (
+                    "database outages (PostgreSQL cut off)",
+                    format!("{} × {:.0} s", self.outages, self.outage_length.as_secs_f64()),
+                ),
+                ("requests answered 503 during an outage", self.refused.to_string()),
+                (
+                    "slowest 503",
+                    format!(
+                        "{} ms (limit {} ms)",
+                        self.slowest_refusal.as_millis(),
+                        FAST_REFUSAL.as_millis()
+                    ),
+                ),
+                ("requests with no answer", self.unanswered.to_string()),
+                (
+                    "chatgate exited during an outage",
+                    if self.exited_during_outage { "yes" } else { "no" }.into(),
+                ),
+            ]);
+        }
+        rows.extend(vec![
             ("sends acknowledged (202)", self.sends_acked.to_string()),
             ("Meta webhooks acknowledged (200)", self.webhooks_acked.to_string()),
             ("requests retried because the server was down", self.retried_requests.to_string()),
@@ -507,7 +598,7 @@ impl Figures {
             ),
             ("drain after the load", format!("{:.1} s", self.drain.as_secs_f64())),
             ("wall time", format!("{:.1} s", self.wall.as_secs_f64())),
-        ];
+        ]);
         let mut out = String::from("| figure | value |\n|---|---|\n");
         for (name, value) in rows {
             out.push_str(&format!("| {name} | {value} |\n"));
@@ -519,13 +610,21 @@ impl Figures {
 /// Runs the crash test.
 pub async fn run(sizes: &ChaosSizes) -> anyhow::Result<Figures> {
     let started = Instant::now();
+    let fault = match sizes.outage {
+        Some(length) => format!("{} database outages of {} s", sizes.kills, length.as_secs()),
+        None => format!("{} kills", sizes.kills),
+    };
     progress(&format!(
-        "chaos: seed {} — {} sends, {} webhooks, {} kills",
-        sizes.seed, sizes.sends, sizes.webhooks, sizes.kills
+        "chaos: seed {} — {} sends, {} webhooks, {fault}",
+        sizes.seed, sizes.sends, sizes.webhooks
     ));
     let (graph, platform) = start_graph().await?;
     let (receiver, notified) = start_receiver().await?;
-    let mut server = Server::start(graph).await?;
+    let database = match sizes.outage {
+        Some(_) => Some(FlakyDatabase::start().await?),
+        None => None,
+    };
+    let mut server = Server::start(graph, database.as_ref().map(|d| d.url.as_str())).await?;
     let addr = server.addr;
     let instances = Arc::new(create_instances(addr, sizes.instances, receiver).await?);
 
@@ -561,7 +660,7 @@ pub async fn run(sizes: &ChaosSizes) -> anyhow::Result<Figures> {
                 let inst = &instances[(n % instances.len() as u64) as usize];
                 if is_send {
                     let (body, tries) =
-                        until_acknowledged(addr, &send_shot(inst, n), 202, deadline).await?;
+                        until_acknowledged(addr, &send_shot(inst, n), 202, deadline, &acks).await?;
                     let id = body["id"].as_str().context("a message id")?.to_owned();
                     acks.sends.lock().unwrap_or_else(|p| p.into_inner()).insert(n, (inst.id, id));
                     if tries > 1 {
@@ -569,7 +668,8 @@ pub async fn run(sizes: &ChaosSizes) -> anyhow::Result<Figures> {
                     }
                 } else {
                     let (_, tries) =
-                        until_acknowledged(addr, &webhook_shot(inst, n), 200, deadline).await?;
+                        until_acknowledged(addr, &webhook_shot(inst, n), 200, deadline, &acks)
+                            .await?;
                     acks.webhooks.lock().unwrap_or_else(|p| p.into_inner()).insert(n);
                     if tries > 1 {
                         acks.retried.fetch_add(1, Ordering::Relaxed);
@@ -608,6 +708,31 @@ pub async fn run(sizes: &ChaosSizes) -> anyhow::Result<Figures> {
             }
         }
         tokio::time::sleep(Duration::from_millis(rng.next() % 200)).await;
+        if let (Some(database), Some(length)) = (&database, sizes.outage) {
+            database.go_away();
+            figures.outages += 1;
+            figures.outage_length = length;
+            progress(&format!(
+                "chaos: database outage {} at {} of {total} acknowledged",
+                k + 1,
+                acks.count.load(Ordering::Relaxed)
+            ));
+            // The load goes on meanwhile; the process must stay up.
+            let back = Instant::now() + length;
+            while Instant::now() < back {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                figures.exited_during_outage |= !server.running();
+            }
+            database.come_back();
+            progress(&format!(
+                "chaos: database back; {} requests refused meanwhile",
+                acks.refused.load(Ordering::Relaxed)
+            ));
+            if figures.exited_during_outage {
+                bail!("chatgate exited during the database outage");
+            }
+            continue;
+        }
         server.kill();
         figures.kills += 1;
         progress(&format!(
@@ -638,6 +763,10 @@ pub async fn run(sizes: &ChaosSizes) -> anyhow::Result<Figures> {
     figures.sends_acked = sends.len() as u64;
     figures.webhooks_acked = webhooks.len() as u64;
     figures.retried_requests = acks.retried.load(Ordering::Relaxed);
+    figures.refused = acks.refused.load(Ordering::Relaxed);
+    figures.slowest_refusal =
+        Duration::from_millis(acks.slowest_refusal_ms.load(Ordering::Relaxed));
+    figures.unanswered = acks.unanswered.load(Ordering::Relaxed);
 
     // Drain: until every acknowledged send has a final status notified and
     // every inbound message was notified, then a quiet moment for late

@@ -8,12 +8,15 @@
 //! target/release/chatgate-bench run --smoke    # tiny sizes, for CI
 //! target/release/chatgate-bench chaos          # the crash test (10 000 + 10 000, 10 kills)
 //! target/debug/chatgate-bench chaos --smoke    # the crash test's CI size
+//! target/release/chatgate-bench chaos --outage 30          # PostgreSQL cut off for 30 s under load
+//! target/debug/chatgate-bench chaos --smoke --outage 3     # its CI size
 //! ```
 
 #![allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
 
 mod chaos;
 mod load;
+mod outage;
 mod process;
 mod receiver;
 mod report;
@@ -83,6 +86,13 @@ enum Command {
         /// The seed of the kill moments (default: from the clock; printed).
         #[arg(long)]
         seed: Option<u64>,
+        /// Instead of kills, cut chatgate off its PostgreSQL (through a
+        /// proxy, `CHATGATE_TEST_POSTGRES_URL` or the local `test`
+        /// database) for this many seconds (30 for the full test, 3 in CI),
+        /// once per kill (one unless --kills says more); fails when a
+        /// request goes unanswered or waits longer than 5 s for its 503.
+        #[arg(long)]
+        outage: Option<u64>,
     },
     /// The bare axum baseline server (started by `run`).
     Baseline {
@@ -101,10 +111,14 @@ pub fn progress(message: &str) {
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Baseline { listen } => receiver::baseline(listen).await,
-        Command::Chaos { smoke, sends, webhooks, kills, seed } => {
+        Command::Chaos { smoke, sends, webhooks, kills, seed, outage } => {
             let seed = seed.unwrap_or_else(chaos::clock_seed);
             let mut sizes =
                 if smoke { chaos::ChaosSizes::small(seed) } else { chaos::ChaosSizes::full(seed) };
+            if let Some(seconds) = outage {
+                sizes = sizes.with_outages(std::time::Duration::from_secs(seconds));
+                sizes.kills = 1;
+            }
             sizes.sends = sends.unwrap_or(sizes.sends);
             sizes.webhooks = webhooks.unwrap_or(sizes.webhooks);
             sizes.kills = kills.unwrap_or(sizes.kills);

@@ -136,7 +136,7 @@ impl Gateway {
             ("CHATGATE_META_APP_SECRET".into(), APP_SECRET.into()),
             ("CHATGATE_ALLOWED_PRIVATE_NETWORKS".into(), "127.0.0.0/8".into()),
             ("CHATGATE_GREENAPI_RATE_LIMITS".into(), "false".into()),
-            ("CHATGATE_LOG_LEVEL".into(), "warn".into()),
+            ("RUST_LOG".into(), "warn".into()),
             // Durable acknowledgements: a commit is on disk before the 2xx.
             ("CHATGATE_STORE_DURABILITY".into(), "full".into()),
         ];

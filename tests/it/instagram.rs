@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use chatgate_e2e::{CUSTOMER, FakeGraph, IG_ACCOUNT, IG_TOKEN, TestApp, meta_error};
+use chatgate_e2e::{CUSTOMER, FakeGraph, Gate, IG_ACCOUNT, IG_TOKEN, TestApp, meta_error};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -850,6 +850,60 @@ async fn a_send_running_out_of_time_stops_between_parts_and_the_retry_sends_the_
         .collect();
     assert_eq!(parts.concat(), long, "each part once, in order");
     assert_eq!(app.message(&instance, &id).await["status"], "sent");
+}
+
+#[tokio::test]
+async fn a_send_whose_answer_is_lost_is_sent_again_and_flagged_as_a_possible_duplicate() {
+    let graph = FakeGraph::start().await;
+    let app = TestApp::spawn_meta_with(&graph, |config| config.meta.timeout_ms = 300).await;
+    let instance = app.instagram(&graph).await;
+    app.customer_writes_on_instagram(CUSTOMER, "hi").await;
+    let gate = Gate::new();
+    graph.hold_sends(&gate);
+    let id = app.send_ok(&instance, json!({"to": {"id": CUSTOMER}, "text": "maybe twice"})).await;
+    // Meta gets the call but its answer never comes back in time.
+    app.settle().await;
+    gate.arrived(1).await;
+    let m = app.message(&instance, &id).await;
+    assert_eq!(m["status"], "queued", "{m}");
+    let retry = m["transitions"].as_array().unwrap().last().unwrap().clone();
+    assert!(
+        retry["detail"].as_str().unwrap().starts_with("the platform may have received"),
+        "{retry}"
+    );
+    // The retry reaches Meta a second time.
+    gate.open();
+    app.advance(Duration::from_secs(120)).await;
+    gate.arrived(2).await;
+    assert_eq!(app.message(&instance, &id).await["status"], "sent");
+    let sent = app
+        .journal(&instance)
+        .await
+        .into_iter()
+        .find(|e| e["type"] == "messageStatus" && e["data"]["status"] == "sent")
+        .unwrap();
+    assert_eq!(sent["data"]["possibleDuplicate"], true, "{sent}");
+}
+
+#[tokio::test]
+async fn a_send_the_platform_turned_down_for_a_passing_reason_is_sent_again_unflagged() {
+    let graph = FakeGraph::start().await;
+    let app = TestApp::spawn_meta(&graph).await;
+    let instance = app.instagram(&graph).await;
+    app.customer_writes_on_instagram(CUSTOMER, "hi").await;
+    // The platform answers 500 with Meta's transient error: it said no.
+    graph.fail_next(500, meta_error(2, None, "Service temporarily unavailable"));
+    let id = app.send_ok(&instance, json!({"to": {"id": CUSTOMER}, "text": "once"})).await;
+    app.settle().await;
+    app.advance(Duration::from_secs(120)).await;
+    assert_eq!(app.message(&instance, &id).await["status"], "sent");
+    let sent = app
+        .journal(&instance)
+        .await
+        .into_iter()
+        .find(|e| e["type"] == "messageStatus" && e["data"]["status"] == "sent")
+        .unwrap();
+    assert_eq!(sent["data"]["possibleDuplicate"], false, "{sent}");
 }
 
 fn messaging(at: i64, event: Value) -> Value {

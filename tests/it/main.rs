@@ -25,6 +25,7 @@ mod outages;
 mod pacing;
 mod pull;
 mod queue;
+mod redaction;
 mod restart;
 mod sandbox_inbound;
 mod schemathesis;

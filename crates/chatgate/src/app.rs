@@ -96,17 +96,18 @@ impl App {
         media: Arc<dyn MediaProbe>,
     ) -> anyhow::Result<App> {
         let network = config.network_policy()?;
+        // The key first: the store seals instance secrets with it.
+        let key = crate::bootstrap::server_key(&config)?;
+        let vault = Arc::new(Vault::new(&key));
         let store: Arc<dyn Store> = if config.uses_postgres() {
-            PostgresStore::open_postgres(config.postgres_options())
+            PostgresStore::open_postgres(config.postgres_options(vault.clone()))
                 .await
                 .with_context(|| format!("cannot open {}", config.database_description()))?
         } else {
-            SqliteStore::open(config.sqlite_options())
+            SqliteStore::open(config.sqlite_options(vault.clone()))
                 .await
                 .with_context(|| format!("cannot open {}", config.database_description()))?
         };
-        let key = crate::bootstrap::server_key(&config)?;
-        let vault = Arc::new(Vault::new(&key));
         let whatsapp = Arc::new(WhatsappConnector::new(
             config.whatsapp_config(),
             vault.clone(),

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -16,6 +17,7 @@ use chatgate_core::hooks::HookPolicy;
 use chatgate_core::janitor::Retention;
 use chatgate_core::network::NetworkPolicy;
 use chatgate_core::outbound::OutboundPolicy;
+use chatgate_core::vault::Vault;
 use chatgate_store::{Durability, PostgresOptions, SqliteOptions};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -594,13 +596,14 @@ impl Config {
         }
     }
 
-    /// How to open the PostgreSQL store.
-    pub fn postgres_options(&self) -> PostgresOptions {
+    /// How to open the PostgreSQL store, whose secrets `vault` seals.
+    pub fn postgres_options(&self, vault: Arc<Vault>) -> PostgresOptions {
         PostgresOptions {
             url: self.database_url.expose().to_owned(),
             readers: self.store.readers,
             batch_max: self.store.batch_max,
             pin_writer: self.store.pin_writer,
+            vault,
         }
     }
 
@@ -609,14 +612,15 @@ impl Config {
         self.data_dir.join("chatgate.db")
     }
 
-    /// How to open the store.
-    pub fn sqlite_options(&self) -> SqliteOptions {
+    /// How to open the SQLite store, whose secrets `vault` seals.
+    pub fn sqlite_options(&self, vault: Arc<Vault>) -> SqliteOptions {
         SqliteOptions {
             path: self.database_path(),
             durability: self.store.durability.parse().unwrap_or_default(),
             readers: self.store.readers,
             batch_max: self.store.batch_max,
             pin_writer: self.store.pin_writer,
+            vault,
         }
     }
 

@@ -45,6 +45,15 @@ pub enum SendError {
         /// What happened.
         detail: String,
     },
+    /// The call may have reached the platform, but no answer says what
+    /// happened (a timeout, a connection broken after the request went
+    /// out). Retried like a transient failure; if the message then goes
+    /// out, its status says it may be a duplicate (`possibleDuplicate`).
+    #[error("outcome unknown: {detail}")]
+    Uncertain {
+        /// What happened.
+        detail: String,
+    },
     /// The platform rejected the instance's credentials.
     #[error("not authorized: {detail}")]
     Unauthorized {

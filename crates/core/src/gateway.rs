@@ -1044,6 +1044,7 @@ fn action_error(error: ActionError) -> Error {
         }
         ActionError::Failed(
             e @ (crate::connector::SendError::Transient { .. }
+            | crate::connector::SendError::Uncertain { .. }
             | crate::connector::SendError::Throttled { .. }),
         ) => Error::PlatformUnavailable(e.to_string()),
         ActionError::Failed(e) => Error::InstanceUnavailable(e.to_string()),

@@ -154,7 +154,8 @@ impl OutboundWorker {
                 let send = connector.send(&claim.instance, &claim.message, &context);
                 match tokio::time::timeout(self.policy.send_timeout, send).await {
                     Ok(outcome) => outcome,
-                    Err(_) => Err(SendError::Transient {
+                    // Cut off mid-call: the platform may have acted on it.
+                    Err(_) => Err(SendError::Uncertain {
                         detail: format!(
                             "the platform did not answer within {} s",
                             self.policy.send_timeout.as_secs()
@@ -245,36 +246,13 @@ impl OutboundWorker {
                             wait.as_millis()
                         ),
                         transient: false,
+                        uncertain: false,
                     },
                     Step::Retrying(id),
                 )
             }
-            Err(SendError::Transient { detail }) => {
-                // Only transient failures walk the schedule: throttling
-                // before them does not shorten it.
-                let failures = claim.message.transient_failures;
-                let index = usize::try_from(failures).unwrap_or(usize::MAX);
-                match self.policy.transient_backoff.get(index) {
-                    Some(wait) => (
-                        Finish::Retry {
-                            not_before: now.plus(*wait),
-                            hold_instance_until: None,
-                            detail: format!("{detail}; retrying in {} ms", wait.as_millis()),
-                            transient: true,
-                        },
-                        Step::Retrying(id),
-                    ),
-                    None => (
-                        Finish::Failed {
-                            reason: format!(
-                                "gave up after {} transient failures: {detail}",
-                                failures + 1
-                            ),
-                        },
-                        Step::Failed(id),
-                    ),
-                }
-            }
+            Err(SendError::Transient { detail }) => self.after_transient(claim, detail, false, now),
+            Err(SendError::Uncertain { detail }) => self.after_transient(claim, detail, true, now),
             Err(SendError::Unauthorized { detail }) => {
                 (Finish::Unauthorized { reason: detail }, Step::Held(id))
             }
@@ -291,6 +269,39 @@ impl OutboundWorker {
             }
             // `process` unwraps partial sends; a nested one is its error.
             Err(SendError::Partial { error, .. }) => self.decide(claim, Err(*error), now),
+        }
+    }
+
+    /// A transient failure walks the retry schedule (throttling before it
+    /// does not shorten it) and fails the message at its end. `uncertain`:
+    /// the platform may have received the attempt.
+    fn after_transient(
+        &self,
+        claim: &Claim,
+        detail: String,
+        uncertain: bool,
+        now: Timestamp,
+    ) -> (Finish, Step) {
+        let id = claim.message.id;
+        let failures = claim.message.transient_failures;
+        let index = usize::try_from(failures).unwrap_or(usize::MAX);
+        match self.policy.transient_backoff.get(index) {
+            Some(wait) => (
+                Finish::Retry {
+                    not_before: now.plus(*wait),
+                    hold_instance_until: None,
+                    detail: format!("{detail}; retrying in {} ms", wait.as_millis()),
+                    transient: true,
+                    uncertain,
+                },
+                Step::Retrying(id),
+            ),
+            None => {
+                let maybe = if uncertain { "; the platform may have received it" } else { "" };
+                let reason =
+                    format!("gave up after {} transient failures: {detail}{maybe}", failures + 1);
+                (Finish::Failed { reason }, Step::Failed(id))
+            }
         }
     }
 

@@ -136,6 +136,10 @@ pub enum Finish {
         /// Whether a transient failure caused it (counted against the
         /// transient retry schedule; throttling is not).
         transient: bool,
+        /// Whether the platform may have received the attempt all the same
+        /// (no answer): a later success or failure is then flagged as a
+        /// possible duplicate.
+        uncertain: bool,
     },
     /// The message will never be sent.
     Failed {

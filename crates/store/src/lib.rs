@@ -50,6 +50,7 @@ mod sql {
     mod writer;
 }
 
+mod at_rest;
 mod cache;
 pub mod postgres;
 pub mod sqlite;

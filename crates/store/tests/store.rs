@@ -39,19 +39,74 @@ impl TestDb {
         chatgate_store::testing::fresh_postgres_schema().await.map(TestDb::Postgres)
     }
 
-    /// Opens (again) the store on this database.
-    async fn open(&self) -> Arc<dyn Store> {
+    /// Runs one SQL statement on this database, outside the store (what an
+    /// older chatgate, or someone with a copy of the database, would do).
+    async fn execute(&self, sql: &str) {
         match self {
             TestDb::Sqlite(dir) => {
-                let mut options = SqliteOptions::new(dir.path().join("chatgate.db"));
+                use sqlx::Connection;
+                let path = dir.path().join("chatgate.db");
+                let mut conn =
+                    sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+                        .await
+                        .unwrap();
+                sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())).execute(&mut conn).await.unwrap();
+            }
+            TestDb::Postgres(url) => {
+                use sqlx::Connection;
+                let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+                sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())).execute(&mut conn).await.unwrap();
+            }
+        }
+    }
+
+    /// One text column of one instance row, as stored.
+    async fn stored(&self, column: &str, id: InstanceId) -> Option<String> {
+        let sql = format!("SELECT {column} FROM instances WHERE id = {id}");
+        match self {
+            TestDb::Sqlite(dir) => {
+                use sqlx::Connection;
+                let path = dir.path().join("chatgate.db");
+                let mut conn =
+                    sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+                        .await
+                        .unwrap();
+                sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(&mut conn).await.unwrap()
+            }
+            TestDb::Postgres(url) => {
+                use sqlx::Connection;
+                let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+                sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(&mut conn).await.unwrap()
+            }
+        }
+    }
+
+    /// Opens (again) the store on this database.
+    async fn open(&self) -> Arc<dyn Store> {
+        self.open_with(test_vault()).await
+    }
+
+    /// Opens the store with the server key of `vault`.
+    async fn open_with(&self, vault: Arc<chatgate_core::vault::Vault>) -> Arc<dyn Store> {
+        match self {
+            TestDb::Sqlite(dir) => {
+                let mut options = SqliteOptions::new(dir.path().join("chatgate.db"), vault);
                 options.durability = Durability::Full;
                 SqliteStore::open(options).await.unwrap()
             }
             TestDb::Postgres(url) => {
-                PostgresStore::open_postgres(PostgresOptions::new(url.clone())).await.unwrap()
+                PostgresStore::open_postgres(PostgresOptions::new(url.clone(), vault))
+                    .await
+                    .unwrap()
             }
         }
     }
+}
+
+/// The server key of every store in these tests (one key, so a store
+/// opened again reads what it wrote).
+fn test_vault() -> Arc<chatgate_core::vault::Vault> {
+    Arc::new(chatgate_core::vault::Vault::new(&[9; chatgate_core::vault::KEY_LEN]))
 }
 
 /// Runs each named test once per backend.
@@ -91,6 +146,7 @@ on_both_backends!(
     a_closed_store_refuses_writes_as_unavailable,
     the_admin_overview_counts_backlogs_per_instance_and_lists_the_latest_events,
     the_work_totals_count_queued_messages_and_pending_notifications,
+    secrets_written_in_clear_before_sealing_are_sealed_when_the_store_opens,
 );
 
 async fn instance(store: &dyn Store, delay_ms: u32) -> (Instance, ApiToken) {
@@ -467,6 +523,49 @@ async fn a_closed_store_refuses_writes_as_unavailable(db: TestDb) {
     store.close().await;
     let err = store.enqueue(new_message(instance.id, "late", T0)).await.unwrap_err();
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+}
+
+async fn secrets_written_in_clear_before_sealing_are_sealed_when_the_store_opens(db: TestDb) {
+    let store = db.open().await;
+    let (instance, _) = instance(&*store, 0).await;
+    let with_token = Settings {
+        webhook_url_token: Some("url-token-0123456789abcdef".into()),
+        ..instance.settings.clone()
+    };
+    store.update_settings(instance.id, &with_token).await.unwrap();
+    store.close().await;
+    // Stored sealed: neither the secret nor the URL token is readable.
+    let secret = instance.webhook_secrets.current.reveal().to_owned();
+    let stored_secret = db.stored("webhook_secret", instance.id).await.unwrap();
+    let stored_settings = db.stored("settings", instance.id).await.unwrap();
+    assert!(!stored_secret.contains(&secret[6..]) && !stored_secret.starts_with("whsec_"));
+    assert!(!stored_settings.contains("url-token-0123456789abcdef"), "{stored_settings}");
+
+    // An older chatgate wrote them in clear.
+    let clear_settings = serde_json::to_string(&with_token).unwrap().replace('\'', "''");
+    db.execute(&format!(
+        "UPDATE instances SET webhook_secret = '{secret}', settings = '{clear_settings}' \
+         WHERE id = {}",
+        instance.id
+    ))
+    .await;
+    let reopened = db.open().await;
+    let (read, _) = reopened.instance(instance.id).await.unwrap().unwrap();
+    assert_eq!(read.webhook_secrets.current.reveal(), secret);
+    assert_eq!(read.settings, with_token);
+    assert!(db.stored("webhook_secret", instance.id).await.unwrap().len() > 40);
+    assert!(!db.stored("webhook_secret", instance.id).await.unwrap().starts_with("whsec_"));
+    assert!(
+        !db.stored("settings", instance.id).await.unwrap().contains("url-token-0123456789abcdef")
+    );
+    reopened.close().await;
+
+    // Another server key cannot open them, and says so without showing them.
+    let other = Arc::new(chatgate_core::vault::Vault::new(&[8; chatgate_core::vault::KEY_LEN]));
+    let stranger = db.open_with(other).await;
+    let error = stranger.instance(instance.id).await.unwrap_err().to_string();
+    assert!(error.contains("server key"), "{error}");
+    assert!(!error.contains(&secret[6..]) && !error.contains("url-token"), "{error}");
 }
 
 fn customer_text(n: usize, at: Timestamp) -> chatgate_core::event::Inbound {

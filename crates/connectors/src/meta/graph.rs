@@ -119,7 +119,13 @@ fn bearer(token: &str) -> String {
 
 /// Reads an answer: a 2xx JSON body, or Meta's error envelope.
 async fn answer(sent: Result<reqwest::Response, reqwest::Error>) -> Result<Value, GraphFailure> {
-    let response = sent.map_err(|e| GraphFailure::Network(network_detail(&e)))?;
+    let response = sent.map_err(|e| {
+        if e.is_connect() {
+            GraphFailure::Network(network_detail(&e))
+        } else {
+            GraphFailure::NoAnswer(network_detail(&e))
+        }
+    })?;
     let status = response.status();
     let retry_after = response
         .headers()
@@ -130,7 +136,7 @@ async fn answer(sent: Result<reqwest::Response, reqwest::Error>) -> Result<Value
             let usage = response.headers().get(BUSINESS_USE_CASE_USAGE)?.to_str().ok()?;
             regain_access_after(usage)
         });
-    let bytes = response.bytes().await.map_err(|e| GraphFailure::Network(network_detail(&e)))?;
+    let bytes = response.bytes().await.map_err(|e| GraphFailure::NoAnswer(network_detail(&e)))?;
     if status.is_success() {
         return serde_json::from_slice(&bytes).map_err(|_| {
             GraphFailure::Malformed(format!("Meta answered {status} with a body that is not JSON"))
@@ -275,8 +281,11 @@ impl GraphError {
 pub enum GraphFailure {
     /// Meta answered with an error.
     Graph(GraphError),
-    /// Meta could not be reached, or the connection broke.
+    /// Meta could not be reached: the call never left.
     Network(String),
+    /// The call went out but its answer was lost (a timeout, a connection
+    /// broken before the answer): Meta may have acted on it.
+    NoAnswer(String),
     /// Meta answered 2xx with something that is not what the call returns.
     Malformed(String),
 }
@@ -287,6 +296,9 @@ impl GraphFailure {
         let error = match self {
             GraphFailure::Network(detail) => {
                 return SendError::Transient { detail: detail.clone() };
+            }
+            GraphFailure::NoAnswer(detail) => {
+                return SendError::Uncertain { detail: detail.clone() };
             }
             GraphFailure::Malformed(detail) => {
                 // A 2xx means Meta may well have sent it: never repeat blindly.
@@ -346,7 +358,9 @@ impl GraphFailure {
                 Some(code) => format!("{} (Meta code {code})", error.detail()),
                 None => error.detail(),
             },
-            GraphFailure::Network(detail) | GraphFailure::Malformed(detail) => detail.clone(),
+            GraphFailure::Network(detail)
+            | GraphFailure::NoAnswer(detail)
+            | GraphFailure::Malformed(detail) => detail.clone(),
         }
     }
 }
@@ -441,8 +455,12 @@ mod tests {
     #[test]
     fn network_failures_are_transient_and_a_malformed_success_is_not_repeated() {
         assert!(matches!(
-            GraphFailure::Network("reset".into()).classify(),
+            GraphFailure::Network("refused".into()).classify(),
             SendError::Transient { .. }
+        ));
+        assert!(matches!(
+            GraphFailure::NoAnswer("reset".into()).classify(),
+            SendError::Uncertain { .. }
         ));
         assert!(matches!(
             GraphFailure::Malformed("no id".into()).classify(),

@@ -156,9 +156,11 @@ use std::time::Duration;
 use chatgate_core::InstanceId;
 use chatgate_core::signal::NotificationSignal;
 use chatgate_core::store::{StoreError, StoreResult};
+use chatgate_core::vault::Vault;
 use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 
+use crate::at_rest::SecretsAtRest;
 use crate::cache::InstanceCache;
 use rows::db_error;
 
@@ -179,12 +181,15 @@ pub struct PostgresOptions {
     pub batch_max: usize,
     /// Whether the writer thread keeps to one core; see `writer::spawn`.
     pub pin_writer: bool,
+    /// The server key's vault: instance secrets are stored sealed with it
+    /// (see `at_rest`), so every node needs the same key.
+    pub vault: Arc<Vault>,
 }
 
 impl PostgresOptions {
-    /// The defaults for a database URL.
-    pub fn new(url: impl Into<String>) -> Self {
-        Self { url: url.into(), readers: 8, batch_max: 512, pin_writer: true }
+    /// The defaults for a database URL whose secrets `vault` seals.
+    pub fn new(url: impl Into<String>, vault: Arc<Vault>) -> Self {
+        Self { url: url.into(), readers: 8, batch_max: 512, pin_writer: true, vault }
     }
 }
 
@@ -208,7 +213,8 @@ impl store::SqlStore {
             .run(&mut writer_conn)
             .await
             .map_err(|e| StoreError::Unavailable(format!("migrations failed: {e}")))?;
-        store::give_every_instance_a_webhook_secret(&mut writer_conn).await?;
+        let secrets = SecretsAtRest::new(options.vault.clone());
+        store::seal_every_instance_secret(&mut writer_conn, &secrets).await?;
         let reader = PgPoolOptions::new()
             .max_connections(options.readers.max(1))
             .min_connections(1)
@@ -226,10 +232,11 @@ impl store::SqlStore {
             }),
             options.batch_max,
             options.pin_writer,
+            secrets.clone(),
         )
         .await?;
         let listener = tokio::spawn(listen(reader.clone(), signal.clone(), cache.clone()));
-        Ok(Arc::new(Self { reader, cache, writes, signal, backend: listener }))
+        Ok(Arc::new(Self { reader, cache, writes, signal, secrets, backend: listener }))
     }
 }
 

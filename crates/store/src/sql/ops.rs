@@ -42,10 +42,10 @@ pub(crate) async fn create_instance(cx: &mut Cx, new: NewInstance) -> StoreResul
     .bind(&new.name)
     .bind(new.token_hash.as_str())
     .bind(new.state.as_str())
-    .bind(rows::settings_json(&new.settings))
+    .bind(cx.secrets.settings_json(new.id, &new.settings))
     .bind(new.created_at.as_millis())
     .bind(new.webhook_format.as_str())
-    .bind(new.webhook_secret.reveal())
+    .bind(cx.secrets.seal_webhook_secret(new.id, &new.webhook_secret))
     .bind(new.account.as_ref().map(|a| a.id.clone()))
     .bind(new.account.as_ref().and_then(|a| a.username.clone()))
     .bind(&new.token_sealed)
@@ -82,7 +82,7 @@ pub(crate) async fn load_instance(cx: &mut Cx, id: InstanceId) -> StoreResult<Op
     .fetch_optional(&mut cx.conn)
     .await
     .map_err(db_error)?;
-    row.map(|r| rows::instance(&r).map(|(i, _)| i)).transpose()
+    row.map(|r| rows::instance(&r, &cx.secrets).map(|(i, _)| i)).transpose()
 }
 
 /// Replaces the instance's sealed service secret.
@@ -138,7 +138,7 @@ pub(crate) async fn load_any_instance(
         .fetch_optional(&mut cx.conn)
         .await
         .map_err(db_error)?;
-    row.map(|r| rows::instance(&r).map(|(i, _)| i)).transpose()
+    row.map(|r| rows::instance(&r, &cx.secrets).map(|(i, _)| i)).transpose()
 }
 
 pub(crate) async fn delete_instance(
@@ -153,9 +153,25 @@ pub(crate) async fn delete_instance(
     // The instance goes, so its consumers are not told of these failures;
     // but a caller that asked for a message's callback is (journaled while
     // the instance still exists, for the callback to refer to).
+    // A message being sent right now may reach the platform all the same:
+    // its failure says so (possibleDuplicate), as after a crash.
+    let in_flight: BTreeSet<i64> =
+        query("SELECT seq FROM messages WHERE instance_id = ? AND status = 'sending'")
+            .bind(id_value(id))
+            .fetch_all(&mut cx.conn)
+            .await
+            .map_err(db_error)?
+            .iter()
+            .map(|r| r.try_get::<i64, _>("seq"))
+            .collect::<Result<_, _>>()
+            .map_err(db_error)?;
     let failed = fail_pending(cx, id, Pending::QueuedOrSending, at, &reason).await?;
-    let called_back: Vec<Brief> = failed.into_iter().filter(|b| b.callback.is_some()).collect();
-    journal_statuses(cx, &called_back, MessageStatus::Failed, Some(&reason), false, at).await?;
+    let (maybe_sent, not_sent): (Vec<Brief>, Vec<Brief>) = failed
+        .into_iter()
+        .filter(|b| b.callback.is_some())
+        .partition(|b| in_flight.contains(&b.seq));
+    journal_statuses(cx, &not_sent, MessageStatus::Failed, Some(&reason), false, at).await?;
+    journal_statuses(cx, &maybe_sent, MessageStatus::Failed, Some(&reason), true, at).await?;
     cx.changed.insert(id);
     query("UPDATE instances SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL")
         .bind(at.as_millis())
@@ -270,17 +286,23 @@ fn status_event(
 /// The detail of the `sending` transition of an attempt that follows one
 /// cut short (the process died, or its lease ran out, mid-send).
 const INTERRUPTED: &str = "sending again: the previous attempt was interrupted";
+/// The start of the detail of a retry after an attempt whose outcome is
+/// unknown (no `%` or `_`: it is matched with LIKE).
+const MAYBE_RECEIVED: &str = "the platform may have received this attempt";
 
 /// Whether an attempt at the message was cut short: the platform may have
 /// got it then, so what this attempt sends may be a second copy.
 async fn was_interrupted(cx: &mut Cx, seq: i64) -> StoreResult<bool> {
-    let row =
-        query("SELECT 1 AS hit FROM message_transitions WHERE message_seq = ? AND detail = ?")
-            .bind(seq)
-            .bind(INTERRUPTED)
-            .fetch_optional(&mut cx.conn)
-            .await
-            .map_err(db_error)?;
+    let row = query(
+        "SELECT 1 AS hit FROM message_transitions \
+         WHERE message_seq = ? AND (detail = ? OR detail LIKE ?) LIMIT 1",
+    )
+    .bind(seq)
+    .bind(INTERRUPTED)
+    .bind(format!("{MAYBE_RECEIVED}%"))
+    .fetch_optional(&mut cx.conn)
+    .await
+    .map_err(db_error)?;
     Ok(row.is_some())
 }
 
@@ -356,7 +378,7 @@ pub(crate) async fn update_settings(
 ) -> StoreResult<Option<Instance>> {
     cx.changed.insert(id);
     let updated = query("UPDATE instances SET settings = ? WHERE id = ? AND deleted_at IS NULL")
-        .bind(rows::settings_json(&settings))
+        .bind(cx.secrets.settings_json(id, &settings))
         .bind(id_value(id))
         .execute(&mut cx.conn)
         .await
@@ -487,7 +509,7 @@ pub(crate) async fn rotate_webhook_secret(
          webhook_secret_previous_until = ?, webhook_secret = ? WHERE id = ? AND deleted_at IS NULL",
     )
     .bind(previous_until.as_millis())
-    .bind(secret.reveal())
+    .bind(cx.secrets.seal_webhook_secret(id, &secret))
     .bind(id_value(id))
     .execute(&mut cx.conn)
     .await
@@ -1122,7 +1144,7 @@ pub(crate) async fn finish(
             }
             Transition { status: MessageStatus::Sent, at, detail: None }
         }
-        Finish::Retry { not_before, hold_instance_until, detail, transient } => {
+        Finish::Retry { not_before, hold_instance_until, detail, transient, uncertain } => {
             query(
                 "UPDATE messages SET status = 'queued', not_before = ?, status_at = ?, \
                  transient_failures = transient_failures + ? WHERE seq = ?",
@@ -1135,6 +1157,9 @@ pub(crate) async fn finish(
             .await
             .map_err(db_error)?;
             hold_until = hold_instance_until;
+            // The marker `was_interrupted` finds: the next outcome is then
+            // flagged as a possible duplicate.
+            let detail = if uncertain { format!("{MAYBE_RECEIVED} ({detail})") } else { detail };
             Transition { status: MessageStatus::Queued, at, detail: Some(detail) }
         }
         Finish::Failed { reason } => {

@@ -395,7 +395,7 @@ pub(crate) async fn finish(
             settings.webhook_url = None;
             cx.changed.insert(instance);
             query("UPDATE instances SET settings = ? WHERE id = ?")
-                .bind(super::rows::settings_json(&settings))
+                .bind(cx.secrets.settings_json(instance, &settings))
                 .bind(id_value(instance))
                 .execute(&mut cx.conn)
                 .await

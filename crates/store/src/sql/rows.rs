@@ -8,10 +8,10 @@ use chatgate_core::instance::{
     Account, ConnectorKind, Instance, InstanceState, SealedToken, WebhookFormat, WebhookSecrets,
 };
 use chatgate_core::message::{Content, MessageStatus, OutboundMessage, Recipient, Transition};
-use chatgate_core::settings::Settings;
 use chatgate_core::store::{StoreError, StoreResult};
-use chatgate_core::webhook::WebhookSecret;
 use sqlx::Row;
+
+use crate::at_rest::SecretsAtRest;
 
 /// The columns every instance query selects.
 macro_rules! instance_columns {
@@ -71,8 +71,10 @@ pub(crate) fn status(value: &str) -> StoreResult<MessageStatus> {
     value.parse().map_err(|()| corrupt("message status", value))
 }
 
-/// Decodes an instance row (see [`instance_columns`]).
-pub(crate) fn instance(row: &DbRow) -> StoreResult<(Instance, TokenHash)> {
+/// Decodes an instance row (see [`instance_columns`]), opening its sealed
+/// secrets.
+pub(crate) fn instance(row: &DbRow, secrets: &SecretsAtRest) -> StoreResult<(Instance, TokenHash)> {
+    let id = instance_id(get(row, "id")?)?;
     let kind: String = get(row, "kind")?;
     let state: String = get(row, "state")?;
     let settings: String = get(row, "settings")?;
@@ -81,27 +83,24 @@ pub(crate) fn instance(row: &DbRow) -> StoreResult<(Instance, TokenHash)> {
     let previous: Option<String> = get(row, "webhook_secret_previous")?;
     let previous_until: Option<i64> = get(row, "webhook_secret_previous_until")?;
     let previous = match (previous, previous_until) {
-        (Some(secret), Some(until)) => Some((
-            WebhookSecret::parse(&secret).ok_or_else(|| corrupt("webhook secret", "previous"))?,
-            Timestamp::from_millis(until),
-        )),
+        (Some(secret), Some(until)) => {
+            Some((secrets.open_webhook_secret(id, &secret)?, Timestamp::from_millis(until)))
+        }
         _ => None,
     };
     let instance = Instance {
-        id: instance_id(get(row, "id")?)?,
+        id,
         kind: kind.parse::<ConnectorKind>().map_err(|_| corrupt("connector kind", &kind))?,
         name: get(row, "name")?,
         state: state.parse::<InstanceState>().map_err(|_| corrupt("state", &state))?,
         state_reason: get(row, "state_reason")?,
         active: get::<bool>(row, "active")?,
-        settings: serde_json::from_str::<Settings>(&settings)
-            .map_err(|e| corrupt("settings", e))?,
+        settings: secrets.open_settings(id, &settings)?,
         webhook_format: format
             .parse::<WebhookFormat>()
             .map_err(|()| corrupt("webhook format", &format))?,
         webhook_secrets: WebhookSecrets {
-            current: WebhookSecret::parse(&secret)
-                .ok_or_else(|| corrupt("webhook secret", "current"))?,
+            current: secrets.open_webhook_secret(id, &secret)?,
             previous,
         },
         account: get::<Option<String>>(row, "account_id")?
@@ -117,11 +116,6 @@ pub(crate) fn instance(row: &DbRow) -> StoreResult<(Instance, TokenHash)> {
         created_at: Timestamp::from_millis(get(row, "created_at")?),
     };
     Ok((instance, TokenHash::from_stored(get(row, "token_hash")?)))
-}
-
-/// Encodes settings for the `settings` column.
-pub(crate) fn settings_json(settings: &Settings) -> String {
-    serde_json::to_string(settings).unwrap_or_else(|_| String::from("{}"))
 }
 
 /// Encodes a recipient as (kind, id) columns.

@@ -31,6 +31,7 @@ use super::journal::event_columns;
 use super::rows::{db_error, id_value, instance_columns, instance_id, message_columns};
 use super::writer::Op;
 use super::{journal, rows};
+use crate::at_rest::SecretsAtRest;
 use crate::cache::InstanceCache;
 
 /// The Store on one SQL database (see the backend's `open`).
@@ -39,6 +40,7 @@ pub struct SqlStore {
     pub(crate) cache: Arc<InstanceCache>,
     pub(crate) writes: mpsc::Sender<Op>,
     pub(crate) signal: NotificationSignal,
+    pub(crate) secrets: SecretsAtRest,
     pub(crate) backend: super::backend::Extra,
 }
 
@@ -69,7 +71,11 @@ impl SqlStore {
 
 /// Instances created before webhook secrets existed get one now (SQLite
 /// cannot generate base64 in a migration).
-pub(crate) async fn give_every_instance_a_webhook_secret(conn: &mut Conn) -> StoreResult<()> {
+pub(crate) async fn seal_every_instance_secret(
+    conn: &mut Conn,
+    secrets: &SecretsAtRest,
+) -> StoreResult<()> {
+    // Rows from before webhook secrets existed get one.
     let missing: Vec<i64> = query("SELECT id FROM instances WHERE webhook_secret = ''")
         .fetch_all(&mut *conn)
         .await
@@ -80,11 +86,45 @@ pub(crate) async fn give_every_instance_a_webhook_secret(conn: &mut Conn) -> Sto
         .map_err(db_error)?;
     for id in missing {
         query("UPDATE instances SET webhook_secret = ? WHERE id = ?")
-            .bind(WebhookSecret::generate().reveal())
+            .bind(secrets.seal_webhook_secret(instance_id(id)?, &WebhookSecret::generate()))
             .bind(id)
             .execute(&mut *conn)
             .await
             .map_err(db_error)?;
+    }
+    // Rows from before secrets were sealed at rest get them sealed, each
+    // row in one statement (a crash between rows leaves some sealed, some
+    // in clear, and the next start finishes). Clear values are recognised
+    // by their shape: a webhook secret is `whsec_…`, a sealed one never is.
+    let rows = query(
+        "SELECT id, settings, webhook_secret, webhook_secret_previous FROM instances \
+         WHERE webhook_secret LIKE 'whsec\\_%' ESCAPE '\\' \
+            OR webhook_secret_previous LIKE 'whsec\\_%' ESCAPE '\\' \
+            OR settings LIKE '%\"webhookUrlToken\":\"%'",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    for row in rows {
+        let raw: i64 = row.try_get("id").map_err(db_error)?;
+        let id = instance_id(raw)?;
+        let settings: String = row.try_get("settings").map_err(db_error)?;
+        let current: String = row.try_get("webhook_secret").map_err(db_error)?;
+        let previous: Option<String> = row.try_get("webhook_secret_previous").map_err(db_error)?;
+        let settings = secrets.reseal_settings(id, &settings).unwrap_or(settings);
+        let current = secrets.reseal_webhook_secret(id, &current).unwrap_or(current);
+        let previous = previous.map(|p| secrets.reseal_webhook_secret(id, &p).unwrap_or(p));
+        query(
+            "UPDATE instances SET settings = ?, webhook_secret = ?, webhook_secret_previous = ? \
+             WHERE id = ?",
+        )
+        .bind(settings)
+        .bind(current)
+        .bind(previous)
+        .bind(raw)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?;
     }
     Ok(())
 }
@@ -133,7 +173,7 @@ impl Store for SqlStore {
         .fetch_optional(&self.reader)
         .await
         .map_err(db_error)?
-        .map(|row| rows::instance(&row))
+        .map(|row| rows::instance(&row, &self.secrets))
         .transpose()?;
         if let Some((instance, token)) = &found {
             self.cache.put(generation, instance, token);
@@ -159,7 +199,7 @@ impl Store for SqlStore {
             // The index found the row by equality; compare once more in
             // constant time so the answer never depends on a partial match.
             Some(row) => {
-                let (instance, stored) = rows::instance(&row)?;
+                let (instance, stored) = rows::instance(&row, &self.secrets)?;
                 if !stored.matches(hash) {
                     return Ok(None);
                 }
@@ -180,7 +220,7 @@ impl Store for SqlStore {
         .await
         .map_err(db_error)?
         .iter()
-        .map(|row| rows::instance(row).map(|(i, _)| i))
+        .map(|row| rows::instance(row, &self.secrets).map(|(i, _)| i))
         .collect()
     }
 
@@ -434,7 +474,7 @@ impl Store for SqlStore {
         .fetch_optional(&self.reader)
         .await
         .map_err(db_error)?
-        .map(|row| rows::instance(&row))
+        .map(|row| rows::instance(&row, &self.secrets))
         .transpose()?;
         Ok(found.map(|(instance, token)| {
             self.cache.put_for_account(generation, account_id, &instance, &token);
@@ -783,7 +823,7 @@ impl Store for SqlStore {
         .iter()
         .map(|row| {
             Ok(PartnerInstance {
-                instance: rows::instance(row)?.0,
+                instance: rows::instance(row, &self.secrets)?.0,
                 token_sealed: row.try_get("token_sealed").map_err(db_error)?,
                 deleted_at: row
                     .try_get::<Option<i64>, _>("deleted_at")

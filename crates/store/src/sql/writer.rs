@@ -31,6 +31,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::backend::Conn;
 use super::{janitor, journal, ops, push};
+use crate::at_rest::SecretsAtRest;
 use crate::cache::InstanceCache;
 
 /// The writer's transaction context: its connection, the instances that
@@ -42,6 +43,8 @@ pub(crate) struct Cx {
     pub(crate) notified: BTreeSet<InstanceId>,
     pub(crate) changed: BTreeSet<InstanceId>,
     pub(crate) cache: Arc<InstanceCache>,
+    /// Seals and opens the instance rows' secrets.
+    pub(crate) secrets: SecretsAtRest,
 }
 
 type Reply<T> = oneshot::Sender<StoreResult<T>>;
@@ -239,7 +242,12 @@ fn pin_to_one_core() {
 /// driven by the writer's own reactor. With `pin`, the thread keeps to one
 /// core (see [`pin_to_one_core`]): the push drain went from 1 070 to 3 500
 /// deliveries/s with it, end to end from 131 to 420 messages/s.
-pub(crate) async fn spawn(connect: Connect, batch_max: usize, pin: bool) -> StoreResult<Writer> {
+pub(crate) async fn spawn(
+    connect: Connect,
+    batch_max: usize,
+    pin: bool,
+    secrets: SecretsAtRest,
+) -> StoreResult<Writer> {
     let batch_max = batch_max.max(1);
     let (writes, rx) = mpsc::channel(batch_max * 8);
     let writer = Writer { writes, signal: NotificationSignal::default(), cache: Arc::default() };
@@ -264,7 +272,7 @@ pub(crate) async fn spawn(connect: Connect, batch_max: usize, pin: bool) -> Stor
                 match connect().await {
                     Ok(conn) => {
                         let _ = opened.send(Ok(()));
-                        run(conn, rx, batch_max, signal, cache, Some(connect)).await;
+                        run(conn, rx, batch_max, signal, cache, secrets, Some(connect)).await;
                     }
                     Err(e) => {
                         let _ = opened.send(Err(e));
@@ -299,9 +307,10 @@ pub(crate) async fn run(
     batch_max: usize,
     signal: NotificationSignal,
     cache: Arc<InstanceCache>,
+    secrets: SecretsAtRest,
     reconnect: Option<Connect>,
 ) {
-    let mut cx = Cx { conn, notified: BTreeSet::new(), changed: BTreeSet::new(), cache };
+    let mut cx = Cx { conn, notified: BTreeSet::new(), changed: BTreeSet::new(), cache, secrets };
     let mut broken = false;
     let mut batch = Vec::with_capacity(batch_max);
     loop {

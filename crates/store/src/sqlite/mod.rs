@@ -63,9 +63,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chatgate_core::store::{StoreError, StoreResult};
+use chatgate_core::vault::Vault;
 use sqlx::ConnectOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+use crate::at_rest::SecretsAtRest;
 use rows::db_error;
 
 /// The SQLite implementation of [`Store`](chatgate_core::store::Store).
@@ -111,12 +113,16 @@ pub struct SqliteOptions {
     /// Whether the writer thread (and SQLite's thread for its connection)
     /// keeps to one core; see `writer::spawn`.
     pub pin_writer: bool,
+    /// The server key's vault: instance secrets are stored sealed with it
+    /// (see `at_rest`), so the same key must open the database again.
+    pub vault: Arc<Vault>,
 }
 
 impl SqliteOptions {
-    /// The defaults for a database file.
-    pub fn new(path: impl Into<PathBuf>) -> Self {
+    /// The defaults for a database file whose secrets `vault` seals.
+    pub fn new(path: impl Into<PathBuf>, vault: Arc<Vault>) -> Self {
         Self {
+            vault,
             path: path.into(),
             durability: Durability::Full,
             readers: 4,
@@ -150,7 +156,8 @@ impl store::SqlStore {
             .run(&mut writer_conn)
             .await
             .map_err(|e| StoreError::Unavailable(format!("migrations failed: {e}")))?;
-        store::give_every_instance_a_webhook_secret(&mut writer_conn).await?;
+        let secrets = SecretsAtRest::new(options.vault.clone());
+        store::seal_every_instance_secret(&mut writer_conn, &secrets).await?;
         // The writer opens its own connection on its own thread (see
         // `writer::spawn`): SQLite's driver thread for it starts there.
         let _ = sqlx::Connection::close(writer_conn).await;
@@ -167,9 +174,10 @@ impl store::SqlStore {
             }),
             options.batch_max,
             options.pin_writer,
+            secrets.clone(),
         )
         .await?;
-        Ok(Arc::new(Self { reader, cache, writes, signal, backend: options.path }))
+        Ok(Arc::new(Self { reader, cache, writes, signal, secrets, backend: options.path }))
     }
 
     /// The database file.
@@ -214,7 +222,8 @@ mod tests {
         }
         let (done, _stopped) = oneshot::channel();
         writes.send(writer::Op::Shutdown(done)).await.unwrap();
-        writer::run(conn, rx, 16, Default::default(), Default::default(), None).await;
+        let secrets = SecretsAtRest::new(Arc::new(Vault::new(&[1; chatgate_core::vault::KEY_LEN])));
+        writer::run(conn, rx, 16, Default::default(), Default::default(), secrets, None).await;
         for answer in answers {
             answer.await.unwrap().unwrap();
         }

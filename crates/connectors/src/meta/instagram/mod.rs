@@ -315,9 +315,9 @@ impl Connector for InstagramConnector {
         let access_token = connection.access_token;
         let answer = self.graph.get("me", access_token, "user_id,username,name").await.map_err(
             |failure| match failure.classify() {
-                SendError::Transient { .. } | SendError::Throttled { .. } => {
-                    ConnectError::Unreachable(failure.describe())
-                }
+                SendError::Transient { .. }
+                | SendError::Uncertain { .. }
+                | SendError::Throttled { .. } => ConnectError::Unreachable(failure.describe()),
                 _ => ConnectError::Rejected(failure.describe()),
             },
         )?;
