@@ -346,9 +346,9 @@ impl Connector for WhatsappConnector {
 
     async fn validate(&self, connection: &Connection<'_>) -> Result<AccountProfile, ConnectError> {
         let unreachable_or_refused = |failure: GraphFailure| match classify(&failure) {
-            SendError::Transient { .. } | SendError::Throttled { .. } => {
-                ConnectError::Unreachable(failure.describe())
-            }
+            SendError::Transient { .. }
+            | SendError::Uncertain { .. }
+            | SendError::Throttled { .. } => ConnectError::Unreachable(failure.describe()),
             _ => ConnectError::Rejected(failure.describe()),
         };
         let Some(phone) = graph_id(connection.account_id) else {
