@@ -364,10 +364,11 @@ impl Connector for WhatsappConnector {
             .await
             .map_err(unreachable_or_refused)?;
         // The number must belong to the business account given: the WABA's
-        // numbers list it.
+        // numbers list it (a WABA has at most a few dozen numbers; one page
+        // of 200 holds them).
         let numbers = self
             .graph
-            .get(&format!("{waba}/phone_numbers"), token, "id")
+            .get(&format!("{waba}/phone_numbers?limit=200"), token, "id")
             .await
             .map_err(unreachable_or_refused)?;
         let listed = numbers.get("data").and_then(Value::as_array).is_some_and(|data| {
