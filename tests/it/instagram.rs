@@ -564,7 +564,7 @@ async fn typing_and_mark_read_are_sender_actions() {
 /// A log sink for one test: everything logged on the test's thread (the
 /// server runs on the same current-thread runtime).
 #[derive(Clone, Default)]
-struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+pub(crate) struct Logs(pub(crate) std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
 
 impl std::io::Write for Logs {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -601,7 +601,7 @@ async fn postgres_rows(url: &str) -> String {
     all
 }
 
-fn files_contain(dir: &std::path::Path, needle: &[u8]) -> Vec<String> {
+pub(crate) fn files_contain(dir: &std::path::Path, needle: &[u8]) -> Vec<String> {
     let mut hits = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();

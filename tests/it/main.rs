@@ -33,3 +33,4 @@ mod sending;
 mod settings;
 mod shutdown;
 mod webhooks;
+mod whatsapp;

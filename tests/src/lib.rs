@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+pub mod cloud;
 mod files;
 mod fixtures;
 mod gate;
@@ -12,6 +13,7 @@ pub mod graph;
 mod proxy;
 mod receiver;
 
+pub use cloud::{FakeCloud, cloud_error};
 pub use files::{FileServer, MB};
 pub use fixtures::{assert_matches_fixture, fixture};
 pub use gate::Gate;
@@ -60,6 +62,17 @@ pub const IG_ACCOUNT: &str = "17841400000000000";
 pub const IG_TOKEN: &str = "IGAAtest0access0token0that0must0never0leak0123456789";
 /// The customer of the connector fixtures.
 pub const CUSTOMER: &str = "1234567890123456";
+/// The WhatsApp phone number id of [`TestApp::whatsapp`] (the number of the
+/// WhatsApp fixtures).
+pub const WA_PHONE_ID: &str = "106540352242922";
+/// The WhatsApp Business Account it belongs to.
+pub const WA_WABA: &str = "102290129340398";
+/// Its display number, digits only.
+pub const WA_DISPLAY: &str = "15550783881";
+/// Its system user access token.
+pub const WA_TOKEN: &str = "EAAGwhatsapp0system0user0token0that0must0never0leak0987654321";
+/// The WhatsApp customer of the fixtures (a wa_id).
+pub const WA_CUSTOMER: &str = "16315551181";
 
 /// A running chatgate under test.
 pub struct TestApp {
@@ -158,6 +171,104 @@ impl TestApp {
             configure(config);
         })
         .await
+    }
+
+    /// A server whose whatsapp connector talks to `cloud`, with an app
+    /// secret and verify token.
+    pub async fn spawn_whatsapp(cloud: &FakeCloud) -> TestApp {
+        Self::spawn_whatsapp_with(cloud, |_| {}).await
+    }
+
+    /// [`TestApp::spawn_whatsapp`] with more configuration.
+    pub async fn spawn_whatsapp_with(
+        cloud: &FakeCloud,
+        configure: impl FnOnce(&mut Config),
+    ) -> TestApp {
+        let url = cloud.url.clone();
+        Self::spawn_with(move |config| {
+            config.meta.whatsapp_graph_base_url = url;
+            config.meta.graph_version = graph::VERSION.into();
+            config.meta.app_secret = APP_SECRET.into();
+            config.meta.verify_token = VERIFY_TOKEN.into();
+            configure(config);
+        })
+        .await
+    }
+
+    /// A whatsapp instance connected to [`WA_PHONE_ID`] (which `cloud`
+    /// learns), with no pacing gap; asserts it is authorized.
+    pub async fn whatsapp(&self, cloud: &FakeCloud) -> TestInstance {
+        self.whatsapp_with(cloud, json!({})).await
+    }
+
+    /// [`TestApp::whatsapp`] with settings.
+    pub async fn whatsapp_with(&self, cloud: &FakeCloud, settings: Value) -> TestInstance {
+        cloud.number(WA_TOKEN, WA_PHONE_ID, WA_WABA, WA_DISPLAY);
+        let mut all = json!({"delaySendMessagesMilliseconds": 0});
+        for (key, value) in settings.as_object().unwrap() {
+            all[key] = value.clone();
+        }
+        let instance = self
+            .create_instance(json!({
+                "kind": "whatsapp",
+                "name": "shop",
+                "settings": all,
+                "connection": {"phoneNumberId": WA_PHONE_ID, "wabaId": WA_WABA, "accessToken": WA_TOKEN},
+            }))
+            .await;
+        assert_eq!(instance.body["state"], "authorized", "{}", instance.body);
+        instance
+    }
+
+    /// The customer writes `text` to the WhatsApp number through Meta's
+    /// webhook; returns the message's wamid.
+    pub async fn customer_writes_on_whatsapp(&self, from: &str, text: &str) -> String {
+        let wamid = format!("wamid.{}", uuid_like(text, self.clock.now().as_millis()));
+        self.meta_delivers(&json!({
+            "object": "whatsapp_business_account",
+            "entry": [{
+                "id": WA_WABA,
+                "changes": [{
+                    "field": "messages",
+                    "value": {
+                        "messaging_product": "whatsapp",
+                        "metadata": {"display_phone_number": WA_DISPLAY, "phone_number_id": WA_PHONE_ID},
+                        "contacts": [{"profile": {"name": "Kerry Fisher"}, "wa_id": from}],
+                        "messages": [{
+                            "from": from,
+                            "id": wamid,
+                            "timestamp": (self.clock.now().as_millis() / 1000).to_string(),
+                            "type": "text",
+                            "text": {"body": text},
+                        }],
+                    },
+                }],
+            }],
+        }))
+        .await;
+        wamid
+    }
+
+    /// Meta reports the status of a message sent from the WhatsApp number.
+    pub async fn whatsapp_status(&self, wamid: &str, status: &str, errors: Value) {
+        let mut report = json!({
+            "id": wamid,
+            "status": status,
+            "timestamp": (self.clock.now().as_millis() / 1000).to_string(),
+            "recipient_id": WA_CUSTOMER,
+        });
+        if !errors.is_null() {
+            report["errors"] = errors;
+        }
+        self.meta_delivers(&json!({
+            "object": "whatsapp_business_account",
+            "entry": [{"id": WA_WABA, "changes": [{"field": "messages", "value": {
+                "messaging_product": "whatsapp",
+                "metadata": {"display_phone_number": WA_DISPLAY, "phone_number_id": WA_PHONE_ID},
+                "statuses": [report],
+            }}]}],
+        }))
+        .await;
     }
 
     /// An instagram instance connected to [`IG_ACCOUNT`] (which `graph`

@@ -11,12 +11,14 @@ use chatgate_api::dialects::getloo::GetlooHooks;
 use chatgate_api::dialects::greenapi::{GreenApiHooks, GreenApiState};
 use chatgate_api::dialects::imiconnect::{ImiconnectCallbacks, ImiconnectConfig};
 use chatgate_api::inbound::meta::MetaInbound;
+use chatgate_api::inbound::whatsapp_media::WhatsappMedia;
 use chatgate_api::limits::ApiLimits;
 use chatgate_api::metrics::MetricsEndpoint;
 use chatgate_api::native::hooks::NativeHooks;
 use chatgate_api::{AppState, HttpConfig};
 use chatgate_connectors::http::HttpWebhookTransport;
 use chatgate_connectors::meta::instagram::InstagramConnector;
+use chatgate_connectors::meta::whatsapp::WhatsappConnector;
 use chatgate_connectors::sandbox::SandboxConnector;
 use chatgate_core::connector::Connectors;
 use chatgate_core::gateway::{GatewayPolicy, OutboundSignal};
@@ -106,13 +108,19 @@ impl App {
                 .await
                 .with_context(|| format!("cannot open {}", config.database_description()))?
         };
+        let whatsapp = Arc::new(WhatsappConnector::new(
+            config.whatsapp_config(),
+            vault.clone(),
+            clock.clone(),
+        ));
         let connectors = Connectors::new()
             .with(Arc::new(SandboxConnector::new(clock.clone(), config.sandbox_config())))
             .with(Arc::new(InstagramConnector::new(
                 config.instagram_config(),
                 vault.clone(),
                 clock.clone(),
-            )));
+            )))
+            .with(whatsapp.clone());
         let outbound_signal = OutboundSignal::default();
         let policy = GatewayPolicy {
             vault,
@@ -146,11 +154,15 @@ impl App {
         .with_vault(gateway.policy().vault.clone());
         let janitor = Janitor::new(store.clone(), clock, config.retention());
         let greenapi = Arc::new(GreenApiState::new(config.greenapi_config()?));
-        let meta = Arc::new(MetaInbound::new(
-            config.meta.app_secret.expose(),
-            config.meta.verify_token.expose(),
-            config.meta.max_body_bytes,
-        ));
+        let whatsapp_media = WhatsappMedia::new(whatsapp, &config.public_base_url(), &key[..]);
+        let meta = Arc::new(
+            MetaInbound::new(
+                config.meta.app_secret.expose(),
+                config.meta.verify_token.expose(),
+                config.meta.max_body_bytes,
+            )
+            .with_whatsapp_media(whatsapp_media),
+        );
         let limits = Arc::new(ApiLimits::new(config.limits_config()));
         Ok(App {
             limits,

@@ -301,7 +301,7 @@ async fn send_command(app: &App, args: SendArgs) -> anyhow::Result<()> {
             let kind = media_kind.parse::<MediaKind>().map_err(|()| {
                 anyhow::anyhow!("--media-kind must be image, audio, video or file")
             })?;
-            Body::Media(Media { kind, url, caption })
+            Body::Media(Media { kind, url, caption, file_name: None })
         }
         (None, None) => anyhow::bail!("give --text or --media-url"),
     };

@@ -10,6 +10,7 @@ use anyhow::Context;
 use chatgate_api::dialects::getloo::GetlooHooks;
 use chatgate_api::dialects::greenapi::GreenApiConfig;
 use chatgate_connectors::meta::instagram::InstagramConfig;
+use chatgate_connectors::meta::whatsapp::WhatsappConfig;
 use chatgate_connectors::sandbox::SandboxConfig;
 use chatgate_core::ConnectorKind;
 use chatgate_core::hooks::HookPolicy;
@@ -279,6 +280,14 @@ documented! {
         /// How long after a comment a private reply may go out, in hours (Meta:
         /// 7 days).
         pub comment_reply_window_hours: u64,
+        /// The Graph API host of the whatsapp connector (WhatsApp Cloud API;
+        /// Meta serves it on graph.facebook.com, not on the Instagram host)
+        /// (CHATGATE_META_WHATSAPP_GRAPH_BASE_URL).
+        pub whatsapp_graph_base_url: String,
+        /// Messages per second per WhatsApp phone number (Meta's default
+        /// throughput is 80; numbers upgraded by Meta take up to 1000); 0: no
+        /// limit.
+        pub whatsapp_sends_per_second: u32,
     }
 }
 
@@ -556,11 +565,15 @@ impl Config {
                  database must seal and open secrets with the same key"
             );
         }
-        let graph = &self.meta.graph_base_url;
-        anyhow::ensure!(
-            graph.starts_with("https://") || graph.starts_with("http://"),
-            "meta.graph_base_url must be an http(s) URL, got {graph:?}"
-        );
+        for (key, graph) in [
+            ("graph_base_url", &self.meta.graph_base_url),
+            ("whatsapp_graph_base_url", &self.meta.whatsapp_graph_base_url),
+        ] {
+            anyhow::ensure!(
+                graph.starts_with("https://") || graph.starts_with("http://"),
+                "meta.{key} must be an http(s) URL, got {graph:?}"
+            );
+        }
         anyhow::ensure!(
             self.meta.timeout_ms < self.outbound.send_timeout_ms,
             "meta.timeout_ms must be below outbound.send_timeout_ms"
@@ -651,6 +664,17 @@ impl Config {
             max_upload_bytes: self.greenapi.max_upload_bytes,
             max_json_bytes: self.http.max_body_bytes,
         })
+    }
+
+    /// The whatsapp connector's configuration.
+    pub fn whatsapp_config(&self) -> WhatsappConfig {
+        WhatsappConfig {
+            graph_base_url: self.meta.whatsapp_graph_base_url.clone(),
+            graph_version: self.meta.graph_version.clone(),
+            timeout: Duration::from_millis(self.meta.timeout_ms),
+            sends_per_second: self.meta.whatsapp_sends_per_second,
+            ..WhatsappConfig::default()
+        }
     }
 
     /// The instagram connector's configuration.

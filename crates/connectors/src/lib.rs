@@ -5,7 +5,8 @@
 //!   and is tested with no Meta account.
 //! - [`http`]: outbound HTTP for user-supplied URLs (webhooks), with the
 //!   SSRF guard.
-//! - [`meta`]: Meta's platforms (Instagram): webhook parsing and signatures.
+//! - [`meta`]: Meta's platforms (Instagram, WhatsApp Cloud API): the
+//!   connectors, webhook parsing and signatures.
 
 #![forbid(unsafe_code)]
 

@@ -110,10 +110,35 @@ pub struct SendContext {
 pub struct AccountProfile {
     /// The account's id (the id webhooks name).
     pub id: String,
-    /// Its handle.
+    /// Its handle (WhatsApp: the display phone number, digits only).
     pub username: Option<String>,
-    /// Its name.
+    /// Its name (WhatsApp: the verified name).
     pub name: Option<String>,
+    /// The business account it belongs to (WhatsApp Business Account id).
+    pub business_id: Option<String>,
+}
+
+/// What a business gives to connect an instance. `Debug` never shows the
+/// token.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Connection<'a> {
+    /// The platform's id of the account (Instagram user id; WhatsApp phone
+    /// number id).
+    pub account_id: &'a str,
+    /// The business account it belongs to (WhatsApp Business Account id),
+    /// for platforms that have one.
+    pub business_id: Option<&'a str>,
+    /// The access token.
+    pub access_token: &'a str,
+}
+
+impl fmt::Debug for Connection<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("account_id", &self.account_id)
+            .field("business_id", &self.business_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why a connection was not accepted.
@@ -171,12 +196,8 @@ pub trait Connector: Send + Sync + 'static {
     ) -> Result<SendReceipt, SendError>;
 
     /// Checks a connection (account id and access token) with the platform.
-    async fn validate(
-        &self,
-        account_id: &str,
-        access_token: &str,
-    ) -> Result<AccountProfile, ConnectError> {
-        let _ = (account_id, access_token);
+    async fn validate(&self, connection: &Connection<'_>) -> Result<AccountProfile, ConnectError> {
+        let _ = connection;
         Err(ConnectError::Unsupported(self.kind().as_str()))
     }
 

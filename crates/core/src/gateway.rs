@@ -207,7 +207,29 @@ impl Gateway {
         message: Option<&str>,
     ) -> Result<()> {
         let connector = self.connector(instance)?;
+        // WhatsApp marks read by message: without one, the customer's
+        // newest message stands for the chat.
+        let newest;
+        let message = match message {
+            None if instance.kind == ConnectorKind::Whatsapp => {
+                newest = self.newest_incoming(instance.id, contact).await?;
+                newest.as_deref()
+            }
+            given => given,
+        };
         connector.mark_read(instance, contact, message).await.map_err(action_error)
+    }
+
+    /// The platform id of the newest message a contact sent, if any.
+    async fn newest_incoming(&self, instance: InstanceId, contact: &str) -> Result<Option<String>> {
+        let history = self.chat_history(instance, contact, 50).await?;
+        Ok(history.into_iter().find_map(|entry| match entry {
+            ChatEntry::Incoming(event) => match event.payload {
+                EventPayload::IncomingMessage(m) => Some(m.message_id),
+                _ => None,
+            },
+            ChatEntry::Outgoing(_) => None,
+        }))
     }
 
     /// Shows "typing…" to `contact` on the platform.
@@ -477,11 +499,11 @@ impl Gateway {
     pub async fn connect(
         &self,
         id: InstanceId,
-        account_id: &str,
-        access_token: &str,
+        connection: crate::connector::Connection<'_>,
     ) -> Result<Instance> {
         let instance = self.instance(id).await?;
-        check_connection(account_id, access_token)?;
+        check_connection(instance.kind, &connection)?;
+        let crate::connector::Connection { account_id, access_token, .. } = connection;
         // One live instance per account: Meta's webhooks name the account,
         // and each delivery must reach exactly one instance.
         if let Some(other) = self.instance_by_account(account_id).await?
@@ -493,12 +515,16 @@ impl Gateway {
             )));
         }
         let connector = self.connector(&instance)?;
-        let refused = match connector.validate(account_id, access_token).await {
+        let refused = match connector.validate(&connection).await {
             Ok(profile) if profile.id == account_id => {
                 let sealed = crate::instance::SealedToken(
                     self.policy.vault.seal(access_token, &id.to_string()),
                 );
-                let account = Account { id: profile.id, username: profile.username };
+                let account = Account {
+                    id: profile.id,
+                    username: profile.username,
+                    business_id: profile.business_id,
+                };
                 let updated = self
                     .store
                     .set_connection(
@@ -768,11 +794,21 @@ impl Gateway {
             }
         }
         let fingerprint = request.idempotency_key.as_ref().map(|_| fingerprint(&request));
+        let mut content = request.content;
+        // A quote may name one of the instance's own messages by chatgate's
+        // id (GREEN-API's idMessage): the platform knows it by its own.
+        if let Some(quoted) = &content.reply_to
+            && let Ok(id) = quoted.parse::<MessageId>()
+            && let Some(sent) = self.store.message(instance.id, id).await.map_err(store_error)?
+            && let Some(provider) = sent.provider_message_id
+        {
+            content.reply_to = Some(provider);
+        }
         let new = NewMessage {
             id: MessageId::generate(),
             instance_id: instance.id,
             recipient: request.recipient,
-            content: request.content,
+            content,
             idempotency_key: request.idempotency_key,
             request_fingerprint: fingerprint,
             recipient_username: request.recipient_username,
@@ -1026,17 +1062,46 @@ pub fn store_error(error: StoreError) -> Error {
 
 /// Checks the shape of a connection (account id and access token) before
 /// anything is stored or asked of the platform.
-pub fn check_connection(account_id: &str, access_token: &str) -> Result<()> {
+pub fn check_connection(
+    kind: ConnectorKind,
+    connection: &crate::connector::Connection<'_>,
+) -> Result<()> {
     let field_ok =
         |s: &str| !s.is_empty() && s.len() <= 4096 && !s.chars().any(char::is_whitespace);
-    if !field_ok(account_id) {
-        return Err(Violation::new(
-            FieldPath::key("accountId"),
-            "must be the account's id, without spaces",
-        )
-        .into());
+    let whatsapp = kind == ConnectorKind::Whatsapp;
+    let (account_field, account_words) = if whatsapp {
+        ("phoneNumberId", "must be the WhatsApp phone number id, without spaces")
+    } else {
+        ("accountId", "must be the account's id, without spaces")
+    };
+    if !field_ok(connection.account_id) {
+        return Err(Violation::new(FieldPath::key(account_field), account_words).into());
     }
-    if !field_ok(access_token) {
+    match (whatsapp, connection.business_id) {
+        (true, None) => {
+            return Err(Violation::new(
+                FieldPath::key("wabaId"),
+                "is required: the WhatsApp Business Account id the phone number belongs to",
+            )
+            .into());
+        }
+        (true, Some(waba)) if !field_ok(waba) => {
+            return Err(Violation::new(
+                FieldPath::key("wabaId"),
+                "must be the WhatsApp Business Account id, without spaces",
+            )
+            .into());
+        }
+        (false, Some(_)) => {
+            return Err(Violation::new(
+                FieldPath::key("wabaId"),
+                format!("the {kind} connector takes no WhatsApp Business Account id"),
+            )
+            .into());
+        }
+        _ => {}
+    }
+    if !field_ok(connection.access_token) {
         return Err(Violation::new(
             FieldPath::key("accessToken"),
             "must be an access token, without spaces",

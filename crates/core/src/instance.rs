@@ -238,17 +238,26 @@ impl std::fmt::Debug for SealedToken {
 /// account, the WhatsApp number).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {
-    /// The platform's id for the account (Instagram user id).
+    /// The platform's id for the account (Instagram user id; WhatsApp
+    /// phone number id), the id Meta's webhooks name.
     pub id: String,
-    /// Its public handle, when it has one.
+    /// Its public handle, when it has one (WhatsApp: the display phone
+    /// number, digits only).
     pub username: Option<String>,
+    /// The business account it belongs to, when the platform has one
+    /// (the WhatsApp Business Account id).
+    pub business_id: Option<String>,
 }
 
 impl Account {
     /// The account a sandbox instance plays: an Instagram-like 15-digit id
     /// made from the instance id, and the handle `sandbox_<instance id>`.
     pub fn sandbox(instance: InstanceId) -> Self {
-        Self { id: format!("17841{instance}"), username: Some(format!("sandbox_{instance}")) }
+        Self {
+            id: format!("17841{instance}"),
+            username: Some(format!("sandbox_{instance}")),
+            business_id: None,
+        }
     }
 }
 

@@ -83,6 +83,10 @@ pub struct Media {
     /// Text shown with it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caption: Option<String>,
+    /// The name the recipient sees for a file (WhatsApp documents); other
+    /// platforms take it from the URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_name: Option<String>,
 }
 
 /// A button above the composer that sends its payload back when tapped.
@@ -199,6 +203,60 @@ pub struct ContactCard {
     pub company: Option<String>,
 }
 
+/// One choice of a list message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListRow {
+    /// Sent back when chosen (≤ 200 characters).
+    pub id: String,
+    /// The choice (≤ 24 characters).
+    pub title: String,
+    /// A line under it (≤ 72 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// A titled group of rows of a list message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListSection {
+    /// The group's title (≤ 24 characters; required when there are
+    /// several sections).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Its rows.
+    pub rows: Vec<ListRow>,
+}
+
+/// A text with a button that opens a list of choices (WhatsApp's
+/// interactive list).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListMessage {
+    /// The message text (≤ 1024 characters).
+    pub text: String,
+    /// The label of the button that opens the list (≤ 20 characters).
+    pub button: String,
+    /// The sections, at most 10 rows in all.
+    pub sections: Vec<ListSection>,
+}
+
+/// A message template approved for the WhatsApp Business account, by name:
+/// the only kind of message WhatsApp delivers outside the 24-hour
+/// customer-service window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageTemplate {
+    /// The template's name.
+    pub name: String,
+    /// The language code of the translation to use (`en_US`, `ru`).
+    pub language: String,
+    /// The values of its variables, as WhatsApp's `components` array
+    /// (`[{"type":"body","parameters":[{"type":"text","text":"…"}]}]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<serde_json::Value>,
+}
+
 /// The main part of a message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
@@ -221,6 +279,10 @@ pub enum Body {
     Location(Location),
     /// A contact card (WhatsApp).
     Contact(ContactCard),
+    /// A text with a list of choices (WhatsApp).
+    List(ListMessage),
+    /// A message template by name (WhatsApp).
+    MessageTemplate(MessageTemplate),
     /// A reaction to one of the customer's messages (Instagram); without
     /// an emoji it takes a reaction back.
     Reaction {
@@ -243,6 +305,8 @@ impl Body {
             Body::Location(_) => "location",
             Body::Contact(_) => "contact",
             Body::Reaction { .. } => "reaction",
+            Body::List(_) => "list",
+            Body::MessageTemplate(_) => "messageTemplate",
         }
     }
 }

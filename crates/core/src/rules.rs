@@ -14,7 +14,8 @@
 use crate::error::{FieldPath, Violation};
 use crate::instance::ConnectorKind;
 use crate::message::{
-    Body, Content, GenericTemplate, Media, QuickReply, Recipient, TemplateButton,
+    Body, Content, GenericTemplate, ListMessage, Media, MessageTemplate, QuickReply, Recipient,
+    TemplateButton,
 };
 
 /// The limits of one platform.
@@ -40,6 +41,15 @@ pub struct ContentLimits {
     pub templates_and_stickers: bool,
     /// Whether a private reply to a comment exists on the platform.
     pub comment_replies: bool,
+    /// Whether list messages and message templates exist on the platform
+    /// (WhatsApp).
+    pub lists_and_message_templates: bool,
+    /// Whether quick replies ride only on a text (WhatsApp's reply buttons
+    /// are an interactive text message).
+    pub quick_replies_on_text_only: bool,
+    /// Longest text of a message with buttons or a list, in characters
+    /// (WhatsApp's interactive body: 1024).
+    pub interactive_text_max_chars: usize,
 }
 
 /// Longest private reply to a comment, in UTF-8 bytes (one Instagram
@@ -59,6 +69,22 @@ pub const POSTBACK_PAYLOAD_MAX_CHARS: usize = 1000;
 pub const URL_MAX_CHARS: usize = 2048;
 /// Longest recipient id.
 pub const RECIPIENT_ID_MAX_CHARS: usize = 256;
+/// Most rows in a list message, over all its sections (WhatsApp).
+pub const LIST_ROWS_MAX: usize = 10;
+/// Most sections in a list message (WhatsApp).
+pub const LIST_SECTIONS_MAX: usize = 10;
+/// Longest list button label, section title or row title, in characters.
+pub const LIST_BUTTON_MAX_CHARS: usize = 20;
+/// Longest section or row title, in characters.
+pub const LIST_TITLE_MAX_CHARS: usize = 24;
+/// Longest row description, in characters.
+pub const LIST_DESCRIPTION_MAX_CHARS: usize = 72;
+/// Longest row id, in characters.
+pub const LIST_ROW_ID_MAX_CHARS: usize = 200;
+/// Longest message template name, in characters.
+pub const TEMPLATE_NAME_MAX_CHARS: usize = 512;
+/// Longest file name of a document, in characters.
+pub const FILE_NAME_MAX_CHARS: usize = 240;
 
 impl ContentLimits {
     /// Instagram's limits (the sandbox emulates Instagram).
@@ -73,6 +99,9 @@ impl ContentLimits {
         quick_reply_payload_max_chars: 1000,
         templates_and_stickers: true,
         comment_replies: true,
+        lists_and_message_templates: false,
+        quick_replies_on_text_only: false,
+        interactive_text_max_chars: 1000,
     };
 
     /// WhatsApp Cloud API's limits (quick replies become reply buttons).
@@ -87,6 +116,9 @@ impl ContentLimits {
         quick_reply_payload_max_chars: 256,
         templates_and_stickers: false,
         comment_replies: false,
+        lists_and_message_templates: true,
+        quick_replies_on_text_only: true,
+        interactive_text_max_chars: 1024,
     };
 
     /// The limits of a connector (the sandbox emulates Instagram).
@@ -140,6 +172,9 @@ pub fn check_message(
         }
     }
     match &content.body {
+        Body::Text { text } if !content.quick_replies.is_empty() => {
+            check_text(text, FieldPath::key("text"), limits.interactive_text_max_chars)?;
+        }
         Body::Text { text } => check_text(text, FieldPath::key("text"), limits.text_max_chars)?,
         Body::Media(media) => check_media(media, limits)?,
         Body::Template(template) => {
@@ -189,6 +224,18 @@ pub fn check_message(
                 ));
             }
         }
+        Body::List(list) => {
+            if !limits.lists_and_message_templates {
+                return Err(unsupported("list", "list messages", limits));
+            }
+            check_list(list, limits)?;
+        }
+        Body::MessageTemplate(template) => {
+            if !limits.lists_and_message_templates {
+                return Err(unsupported("messageTemplate", "message templates", limits));
+            }
+            check_message_template(template)?;
+        }
         Body::Contact(card) => {
             if !limits.locations_and_contacts {
                 return Err(unsupported("contact", "contact cards", limits));
@@ -201,7 +248,105 @@ pub fn check_message(
             }
         }
     }
+    if limits.quick_replies_on_text_only
+        && !content.quick_replies.is_empty()
+        && !matches!(content.body, Body::Text { .. })
+    {
+        return Err(Violation::new(
+            FieldPath::key("quickReplies"),
+            format!(
+                "the {} connector carries quick replies (reply buttons) only on a text message",
+                limits.connector
+            ),
+        ));
+    }
     check_quick_replies(&content.quick_replies, limits)
+}
+
+fn check_list(list: &ListMessage, limits: &ContentLimits) -> Result<(), Violation> {
+    let at = FieldPath::key("list");
+    check_text(&list.text, at.clone().then("text"), limits.interactive_text_max_chars)?;
+    check_text(&list.button, at.clone().then("button"), LIST_BUTTON_MAX_CHARS)?;
+    let sections = at.then("sections");
+    if list.sections.is_empty() {
+        return Err(Violation::new(sections, "must have at least one section"));
+    }
+    if list.sections.len() > LIST_SECTIONS_MAX {
+        return Err(Violation::new(
+            sections,
+            format!(
+                "has {} sections; at most {LIST_SECTIONS_MAX} are allowed",
+                list.sections.len()
+            ),
+        ));
+    }
+    let rows: usize = list.sections.iter().map(|s| s.rows.len()).sum();
+    if rows > LIST_ROWS_MAX {
+        return Err(Violation::new(
+            sections,
+            format!("has {rows} rows in all; at most {LIST_ROWS_MAX} are allowed"),
+        ));
+    }
+    let mut ids: Vec<&str> = Vec::with_capacity(rows);
+    for (i, section) in list.sections.iter().enumerate() {
+        let at = sections.clone().at(i);
+        match &section.title {
+            Some(title) => check_text(title, at.clone().then("title"), LIST_TITLE_MAX_CHARS)?,
+            None if list.sections.len() > 1 => {
+                return Err(Violation::new(
+                    at.then("title"),
+                    "is required when a list has several sections",
+                ));
+            }
+            None => {}
+        }
+        if section.rows.is_empty() {
+            return Err(Violation::new(at.then("rows"), "must have at least one row"));
+        }
+        for (j, row) in section.rows.iter().enumerate() {
+            let at = at.clone().then("rows").at(j);
+            check_text(&row.id, at.clone().then("id"), LIST_ROW_ID_MAX_CHARS)?;
+            check_text(&row.title, at.clone().then("title"), LIST_TITLE_MAX_CHARS)?;
+            if let Some(description) = &row.description {
+                check_len(description, at.clone().then("description"), LIST_DESCRIPTION_MAX_CHARS)?;
+            }
+            if ids.contains(&row.id.as_str()) {
+                return Err(Violation::new(at.then("id"), "must be unique within the list"));
+            }
+            ids.push(&row.id);
+        }
+    }
+    Ok(())
+}
+
+fn check_message_template(template: &MessageTemplate) -> Result<(), Violation> {
+    let at = FieldPath::key("messageTemplate");
+    check_text(&template.name, at.clone().then("name"), TEMPLATE_NAME_MAX_CHARS)?;
+    let name_ok =
+        template.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !name_ok {
+        return Err(Violation::new(
+            at.then("name"),
+            "must be the template's name: lowercase letters, digits and underscores",
+        ));
+    }
+    let language_ok = (2..=15).contains(&template.language.len())
+        && template.language.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !language_ok {
+        return Err(Violation::new(
+            at.clone().then("language"),
+            "must be a language code such as en_US or ru",
+        ));
+    }
+    for (i, component) in template.components.iter().enumerate() {
+        if component.get("type").and_then(serde_json::Value::as_str).is_none() {
+            return Err(Violation::new(
+                at.clone().then("components").at(i).then("type"),
+                "is required (header, body, button, …)",
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn unsupported(field: &'static str, what: &str, limits: &ContentLimits) -> Violation {
@@ -261,6 +406,13 @@ fn check_media(media: &Media, limits: &ContentLimits) -> Result<(), Violation> {
     check_http_url(&media.url, FieldPath::key("media").then("url"))?;
     if let Some(caption) = &media.caption {
         check_len(caption, FieldPath::key("media").then("caption"), limits.caption_max_chars)?;
+    }
+    if let Some(name) = &media.file_name {
+        let field = FieldPath::key("media").then("fileName");
+        check_text(name, field.clone(), FILE_NAME_MAX_CHARS)?;
+        if name.chars().any(|c| c.is_control() || c == '/' || c == '\\') {
+            return Err(Violation::new(field, "must be a file name, without slashes"));
+        }
     }
     Ok(())
 }
@@ -438,6 +590,7 @@ mod tests {
                 kind: MediaKind::Image,
                 url: "https://x.test/a.png".into(),
                 caption: None,
+                file_name: None,
             }),
             quick_replies: vec![],
             reply_to: None,
@@ -489,7 +642,12 @@ mod tests {
     #[test]
     fn media_urls_must_be_http() {
         let media = |url: &str| Content {
-            body: Body::Media(Media { kind: MediaKind::Video, url: url.into(), caption: None }),
+            body: Body::Media(Media {
+                kind: MediaKind::Video,
+                url: url.into(),
+                caption: None,
+                file_name: None,
+            }),
             quick_replies: vec![],
             reply_to: None,
         };
@@ -507,6 +665,80 @@ mod tests {
             field_of(check_message(&user(), &media("not a url"), &ContentLimits::INSTAGRAM)),
             "media.url"
         );
+    }
+
+    #[test]
+    fn a_whatsapp_text_with_buttons_is_limited_to_1024_characters() {
+        let mut content = Content::text("x".repeat(1025));
+        check_message(&user(), &content, &ContentLimits::WHATSAPP).unwrap();
+        content.quick_replies = vec![QuickReply { title: "ok".into(), payload: None }];
+        let err = check_message(&user(), &content, &ContentLimits::WHATSAPP).unwrap_err();
+        assert_eq!(err.field.to_string(), "text");
+        assert!(err.message.contains("1024"), "{}", err.message);
+    }
+
+    #[test]
+    fn a_list_needs_rows_titles_for_several_sections_and_unique_ids() {
+        use crate::message::{ListMessage, ListRow, ListSection};
+        let row = |id: &str| ListRow { id: id.into(), title: "t".into(), description: None };
+        let list = |sections| {
+            Content::of(Body::List(ListMessage {
+                text: "pick".into(),
+                button: "open".into(),
+                sections,
+            }))
+        };
+        let untitled = list(vec![
+            ListSection { title: None, rows: vec![row("1")] },
+            ListSection { title: None, rows: vec![row("2")] },
+        ]);
+        assert_eq!(
+            field_of(check_message(&user(), &untitled, &ContentLimits::WHATSAPP)),
+            "list.sections[0].title"
+        );
+        let empty = list(vec![ListSection { title: None, rows: vec![] }]);
+        assert_eq!(
+            field_of(check_message(&user(), &empty, &ContentLimits::WHATSAPP)),
+            "list.sections[0].rows"
+        );
+        let twice = list(vec![ListSection { title: None, rows: vec![row("1"), row("1")] }]);
+        assert_eq!(
+            field_of(check_message(&user(), &twice, &ContentLimits::WHATSAPP)),
+            "list.sections[0].rows[1].id"
+        );
+        let fine = list(vec![ListSection { title: None, rows: vec![row("1"), row("2")] }]);
+        check_message(&user(), &fine, &ContentLimits::WHATSAPP).unwrap();
+        assert_eq!(field_of(check_message(&user(), &fine, &ContentLimits::INSTAGRAM)), "list");
+    }
+
+    #[test]
+    fn a_message_template_needs_a_template_name_and_a_language_code() {
+        use crate::message::MessageTemplate;
+        let template = |name: &str, language: &str| {
+            Content::of(Body::MessageTemplate(MessageTemplate {
+                name: name.into(),
+                language: language.into(),
+                components: vec![],
+            }))
+        };
+        check_message(&user(), &template("order_ready", "en_US"), &ContentLimits::WHATSAPP)
+            .unwrap();
+        for (name, language, field) in [
+            ("Order Ready", "en_US", "messageTemplate.name"),
+            ("", "en_US", "messageTemplate.name"),
+            ("order_ready", "e", "messageTemplate.language"),
+            ("order_ready", "en US", "messageTemplate.language"),
+        ] {
+            assert_eq!(
+                field_of(check_message(
+                    &user(),
+                    &template(name, language),
+                    &ContentLimits::WHATSAPP
+                )),
+                field,
+                "{name:?} {language:?}"
+            );
+        }
     }
 
     #[test]

@@ -450,7 +450,11 @@ async fn an_instance_read_before_a_change_is_read_anew_after_it(db: TestDb) {
 
 async fn an_account_resolves_to_its_live_instance_as_connections_change(db: TestDb) {
     let store = db.open().await;
-    let account = || Account { id: "17841400000000001".into(), username: Some("shop".into()) };
+    let account = || Account {
+        id: "17841400000000001".into(),
+        username: Some("shop".into()),
+        business_id: None,
+    };
     let (first, _) = instance(&*store, 0).await;
     let (second, _) = instance(&*store, 0).await;
     let connect = |id| {

@@ -13,7 +13,10 @@
 //! 4. the events of each instance journaled in one write (deduplicated on
 //!    `mid` / comment id, as Meta redelivers), `read` updates applied to the
 //!    outbound message with that mid;
-//! 5. new contacts queued for a profile lookup, done after the answer.
+//! 5. new contacts queued for a profile lookup, done after the answer;
+//! 6. WhatsApp's statuses applied to the outbound message with that wamid,
+//!    and its files given download links of the gateway (fetched from Meta
+//!    only when followed, see [`super::whatsapp_media`]).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,7 +31,8 @@ use axum::routing::get;
 use chatgate_connectors::meta::webhook::{self, MetaItem, MetaWebhook, SignatureError};
 use chatgate_core::event::EventPayload;
 use chatgate_core::ids::TokenHash;
-use chatgate_core::store::{ChatRead, Ingested};
+use chatgate_core::message::MessageStatus;
+use chatgate_core::store::{ChatRead, Ingested, Receipt, ReceiptOutcome};
 use chatgate_core::{ConnectorKind, Instance, InstanceId, Timestamp};
 
 use crate::AppState;
@@ -42,6 +46,8 @@ pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
 pub struct MetaInbound {
     app_secret: String,
     verify_token: Option<TokenHash>,
+    /// WhatsApp's files, fetched from Meta when their link is followed.
+    pub whatsapp_media: Option<super::whatsapp_media::WhatsappMedia>,
     /// The largest delivery accepted, in bytes.
     pub max_body_bytes: usize,
     /// Entries received for accounts no instance is connected to.
@@ -66,9 +72,17 @@ impl MetaInbound {
         Self {
             app_secret: app_secret.to_owned(),
             verify_token: (!verify_token.is_empty()).then(|| TokenHash::of(verify_token)),
+            whatsapp_media: None,
             max_body_bytes,
             unknown_accounts: AtomicU64::new(0),
         }
+    }
+
+    /// With WhatsApp's files served through `media` (see
+    /// [`super::whatsapp_media`]).
+    pub fn with_whatsapp_media(mut self, media: super::whatsapp_media::WhatsappMedia) -> Self {
+        self.whatsapp_media = Some(media);
+        self
     }
 
     /// Whether an app secret is configured.
@@ -111,6 +125,8 @@ pub struct IngestSummary {
     pub duplicates: usize,
     /// Outbound messages that `read` updates made `read`.
     pub reads: usize,
+    /// Outbound messages whose status a WhatsApp status update moved.
+    pub statuses: usize,
     /// Entries for accounts no instance is connected to.
     pub unknown_entries: usize,
     /// Entries of other instances' accounts in a push authenticated as one
@@ -131,6 +147,8 @@ pub async fn ingest(
     let mut batches: Vec<(Instance, Vec<Timed>)> = Vec::new();
     // Per connector (for the metrics; one group in practice): the reads.
     let mut reads: Vec<(ConnectorKind, Vec<ChatRead>)> = Vec::new();
+    // WhatsApp's statuses of outbound messages, in delivery order.
+    let mut receipts: Vec<(ConnectorKind, Receipt)> = Vec::new();
     let now = state.gateway.clock().now();
     for entry in delivery.entries {
         let instance = match routing {
@@ -179,7 +197,22 @@ pub async fn ingest(
         for (item, at) in entry.items.into_iter().zip(occurred) {
             let at = at.and_then(|ms| i64::try_from(ms).ok()).map(Timestamp::from_millis);
             match item {
-                MetaItem::Event(event) => batches[index].1.push((event, at)),
+                MetaItem::Event(event) => {
+                    let event = state.meta.link_media(&batches[index].0, event);
+                    batches[index].1.push((event, at));
+                }
+                // The send's own answer made it `sent`.
+                MetaItem::Status { status: MessageStatus::Sent, .. } => {}
+                MetaItem::Status { message_id, status, error, .. } => {
+                    let receipt = Receipt {
+                        instance_id: batches[index].0.id,
+                        provider_message_id: message_id,
+                        status,
+                        at: at.map_or(now, |t| t.min(now)),
+                        detail: error,
+                    };
+                    receipts.push((batches[index].0.kind, receipt));
+                }
                 MetaItem::Read { message_id, reader, watermark_ms } => {
                     let watermark = watermark_ms
                         .and_then(|ms| i64::try_from(ms).ok())
@@ -247,6 +280,25 @@ pub async fn ingest(
         )
         .increment(read as u64);
         summary.reads += read;
+    }
+    for (kind, receipt) in receipts {
+        let status = receipt.status;
+        let message = receipt.provider_message_id.clone();
+        match state.gateway.record_receipt(receipt).await? {
+            ReceiptOutcome::Applied => {
+                summary.statuses += 1;
+                metrics::counter!(
+                    chatgate_core::metrics::MESSAGES,
+                    "status" => status.as_str(),
+                    "connector" => kind.as_str()
+                )
+                .increment(1);
+            }
+            ReceiptOutcome::Stale => {}
+            ReceiptOutcome::Unknown => {
+                tracing::debug!(%message, "a status of a message this gateway did not send");
+            }
+        }
     }
     Ok(summary)
 }

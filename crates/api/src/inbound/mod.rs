@@ -4,6 +4,7 @@
 //! called by the platforms.)
 
 pub mod meta;
+pub mod whatsapp_media;
 
 use axum::Router;
 
@@ -11,5 +12,5 @@ use crate::AppState;
 
 /// Every platform webhook route.
 pub fn router(meta_max_body_bytes: usize) -> Router<AppState> {
-    Router::new().merge(meta::router(meta_max_body_bytes))
+    Router::new().merge(meta::router(meta_max_body_bytes)).merge(whatsapp_media::router())
 }

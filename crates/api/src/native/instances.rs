@@ -58,8 +58,10 @@ async fn create(
                 "a sandbox instance is its own account and takes no connection",
             ));
         }
-        check_connection(&connection.account_id, &connection.access_token)
-            .map_err(|e| prefixed(e, "connection"))?;
+        let shaped = connection
+            .for_kind(kind)
+            .map_err(|v| prefixed(chatgate_core::Error::Invalid(v), "connection"))?;
+        check_connection(kind, &shaped).map_err(|e| prefixed(e, "connection"))?;
     }
     let patch: SettingsPatch = settings.map(Into::into).unwrap_or_default();
     let settings = patch
@@ -99,8 +101,11 @@ async fn create(
 
 /// Connects an instance to its platform account.
 ///
-/// The access token is checked with the platform; answers the instance,
-/// `authorized`, or `notAuthorized` with the platform's reason.
+/// An instagram instance takes `{"accountId", "accessToken"}`; a whatsapp
+/// instance `{"phoneNumberId", "wabaId", "accessToken"}` (checked with
+/// `GET /{phone-number-id}` and the WABA's phone numbers). The access
+/// token is checked with the platform; answers the instance, `authorized`,
+/// or `notAuthorized` with the platform's reason.
 #[utoipa::path(
     put,
     path = "/api/v1/instances/{id}/connection",
@@ -135,11 +140,12 @@ async fn connect_logged(
     id: chatgate_core::InstanceId,
     connection: &ConnectionIn,
 ) -> ApiResult<chatgate_core::Instance> {
-    let instance =
-        state.gateway.connect(id, &connection.account_id, &connection.access_token).await?;
+    let kind = state.gateway.instance(id).await?.kind;
+    let shaped = connection.for_kind(kind).map_err(ApiError::from_violation)?;
+    let instance = state.gateway.connect(id, shaped).await?;
     tracing::info!(
         instance = %id,
-        account = %connection.account_id,
+        account = %shaped.account_id,
         state = instance.state.as_str(),
         reason = instance.state_reason.as_deref().unwrap_or(""),
         "instance connected"

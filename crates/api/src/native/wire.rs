@@ -3,8 +3,9 @@
 //! silent no-op); answers are `…Out`.
 
 use chatgate_core::message::{
-    Body, ContactCard, Content, GenericTemplate, Location, Media, MediaKind, QuickReply, Sticker,
-    TemplateButton, TemplateElement, Transition,
+    Body, ContactCard, Content, GenericTemplate, ListMessage, ListRow, ListSection, Location,
+    Media, MediaKind, MessageTemplate, QuickReply, Sticker, TemplateButton, TemplateElement,
+    Transition,
 };
 use chatgate_core::{
     FieldPath, Instance, OutboundMessage, Recipient, Settings, SettingsPatch, Violation,
@@ -30,20 +31,74 @@ pub struct InstanceIn {
 }
 
 /// `PUT /api/v1/instances/{id}/connection`: the platform account and its
-/// access token. `Debug` never shows the token.
+/// access token. An instagram instance takes `accountId` and
+/// `accessToken`; a whatsapp instance `phoneNumberId`, `wabaId` and
+/// `accessToken`. `Debug` never shows the token.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConnectionIn {
-    /// The platform's id of the account (the Instagram professional
-    /// account's user id).
-    pub account_id: String,
-    /// Its access token.
+    /// Instagram: the professional account's user id.
+    #[serde(default)]
+    #[schema(nullable = false)]
+    pub account_id: Option<String>,
+    /// WhatsApp: the phone number id (WhatsApp Manager → API Setup).
+    #[serde(default)]
+    #[schema(nullable = false)]
+    pub phone_number_id: Option<String>,
+    /// WhatsApp: the WhatsApp Business Account id the number belongs to.
+    #[serde(default)]
+    #[schema(nullable = false)]
+    pub waba_id: Option<String>,
+    /// The access token (Instagram user token; WhatsApp system user
+    /// token).
     pub access_token: String,
+}
+
+impl ConnectionIn {
+    /// The connection in the core's words, for an instance of `kind`, or
+    /// the field that does not belong to it.
+    pub fn for_kind(
+        &self,
+        kind: chatgate_core::ConnectorKind,
+    ) -> Result<chatgate_core::connector::Connection<'_>, Violation> {
+        use chatgate_core::ConnectorKind;
+        let account = match (kind, &self.account_id, &self.phone_number_id) {
+            (ConnectorKind::Whatsapp, None, Some(phone)) => phone,
+            (ConnectorKind::Whatsapp, Some(_), _) => {
+                return Err(Violation::new(
+                    FieldPath::key("accountId"),
+                    "a whatsapp instance is connected with phoneNumberId and wabaId",
+                ));
+            }
+            (ConnectorKind::Whatsapp, None, None) => {
+                return Err(Violation::new(FieldPath::key("phoneNumberId"), "is required"));
+            }
+            (_, _, Some(_)) => {
+                return Err(Violation::new(
+                    FieldPath::key("phoneNumberId"),
+                    format!("the {kind} connector is connected with accountId"),
+                ));
+            }
+            (_, Some(account), None) => account,
+            (_, None, None) => {
+                return Err(Violation::new(FieldPath::key("accountId"), "is required"));
+            }
+        };
+        Ok(chatgate_core::connector::Connection {
+            account_id: account,
+            business_id: self.waba_id.as_deref(),
+            access_token: &self.access_token,
+        })
+    }
 }
 
 impl std::fmt::Debug for ConnectionIn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConnectionIn").field("account_id", &self.account_id).finish_non_exhaustive()
+        f.debug_struct("ConnectionIn")
+            .field("account_id", &self.account_id)
+            .field("phone_number_id", &self.phone_number_id)
+            .field("waba_id", &self.waba_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -215,7 +270,8 @@ pub struct InstanceOut {
     #[schema(nullable = false)]
     pub state_reason: Option<String>,
     pub active: bool,
-    /// The messenger account (Instagram user id and username), once known.
+    /// The messenger account, once known: Instagram user id and username;
+    /// WhatsApp phone number id, display number (digits) and WABA id.
     #[schema(required = true)]
     pub account: Option<AccountOut>,
     /// The shape of its webhooks: `native`, `getloo`, …
@@ -226,11 +282,16 @@ pub struct InstanceOut {
 
 /// The messenger account behind an instance.
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 #[allow(missing_docs)]
 pub struct AccountOut {
     pub id: String,
     #[schema(required = true)]
     pub username: Option<String>,
+    /// WhatsApp: the WhatsApp Business Account id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub business_id: Option<String>,
 }
 
 impl From<&Instance> for InstanceOut {
@@ -242,10 +303,11 @@ impl From<&Instance> for InstanceOut {
             state: i.state.as_str(),
             state_reason: i.state_reason.clone(),
             active: i.active,
-            account: i
-                .account
-                .as_ref()
-                .map(|a| AccountOut { id: a.id.clone(), username: a.username.clone() }),
+            account: i.account.as_ref().map(|a| AccountOut {
+                id: a.id.clone(),
+                username: a.username.clone(),
+                business_id: a.business_id.clone(),
+            }),
             webhook_format: i.webhook_format.as_str(),
             created_at: i.created_at.to_rfc3339(),
             settings: SettingsOut::from(&i.settings),
@@ -287,6 +349,63 @@ pub struct MediaIn {
     pub url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caption: Option<String>,
+    /// The file name the recipient sees (WhatsApp documents; the URL's
+    /// last segment when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_name: Option<String>,
+}
+
+/// A WhatsApp list message: a text and a button that opens up to 10 rows
+/// in titled sections.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct ListIn {
+    /// The message text (≤ 1024 characters).
+    pub text: String,
+    /// The label of the button that opens the list (≤ 20 characters).
+    pub button: String,
+    pub sections: Vec<ListSectionIn>,
+}
+
+/// A section of a list (a title is required when there are several).
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct ListSectionIn {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    pub rows: Vec<ListRowIn>,
+}
+
+/// A row of a list: its `id` comes back when the customer picks it.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct ListRowIn {
+    pub id: String,
+    /// ≤ 24 characters.
+    pub title: String,
+    /// ≤ 72 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// A WhatsApp message template approved for the business account: the only
+/// message WhatsApp delivers outside the 24-hour customer-service window.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct MessageTemplateIn {
+    /// The template's name.
+    pub name: String,
+    /// The language code of the translation (`en_US`, `ru`).
+    pub language: String,
+    /// The Cloud API's `components` as they are
+    /// (`[{"type":"body","parameters":[{"type":"text","text":"Ann"}]}]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
+    pub components: Vec<serde_json::Value>,
 }
 
 /// A quick reply.
@@ -360,6 +479,12 @@ pub struct MessageIn {
     /// A reaction to one of the customer's messages.
     #[serde(default)]
     pub reaction: Option<ReactionIn>,
+    /// A list of choices (WhatsApp).
+    #[serde(default)]
+    pub list: Option<ListIn>,
+    /// A message template by name (WhatsApp).
+    #[serde(default)]
+    pub message_template: Option<MessageTemplateIn>,
     /// The platform id (`providerMessageId` or an incoming `messageId`) of
     /// the message this one answers.
     #[serde(default)]
@@ -420,6 +545,8 @@ impl MessageIn {
             location,
             contact,
             reaction,
+            list,
+            message_template,
             reply_to,
         } = self;
         let recipient = match (to.id, to.comment_id) {
@@ -440,11 +567,14 @@ impl MessageIn {
             location.is_some(),
             contact.is_some(),
             reaction.is_some(),
+            list.is_some(),
+            message_template.is_some(),
         ];
         if given.iter().filter(|g| **g).count() != 1 {
             return Err(Violation::new(
                 FieldPath::default(),
-                "a message needs exactly one of text, media, template, sticker, location, contact or reaction",
+                "a message needs exactly one of text, media, template, sticker, location, contact, \
+                 reaction, list or messageTemplate",
             ));
         }
         let body = if let Some(text) = text {
@@ -456,7 +586,33 @@ impl MessageIn {
                     "must be one of image, audio, video, file",
                 )
             })?;
-            Body::Media(Media { kind, url: media.url, caption: media.caption })
+            Body::Media(Media {
+                kind,
+                url: media.url,
+                caption: media.caption,
+                file_name: media.file_name,
+            })
+        } else if let Some(ListIn { text, button, sections }) = list {
+            Body::List(ListMessage {
+                text,
+                button,
+                sections: sections
+                    .into_iter()
+                    .map(|ListSectionIn { title, rows }| ListSection {
+                        title,
+                        rows: rows
+                            .into_iter()
+                            .map(|ListRowIn { id, title, description }| ListRow {
+                                id,
+                                title,
+                                description,
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+            })
+        } else if let Some(MessageTemplateIn { name, language, components }) = message_template {
+            Body::MessageTemplate(MessageTemplate { name, language, components })
         } else if let Some(ReactionIn { message_id, emoji }) = reaction {
             Body::Reaction { message_id, emoji }
         } else if let Some(LocationIn { latitude, longitude, name, address }) = location {
@@ -568,6 +724,12 @@ pub struct ContentOut {
     pub reaction: Option<ReactionIn>,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
+    pub list: Option<ListIn>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub message_template: Option<MessageTemplateIn>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub reply_to: Option<String>,
 }
 
@@ -575,7 +737,37 @@ impl From<&Content> for ContentOut {
     fn from(content: &Content) -> Self {
         let (mut text, mut media, mut template, mut sticker) = (None, None, None, None);
         let (mut location, mut contact, mut reaction) = (None, None, None);
+        let (mut list, mut message_template) = (None, None);
         match &content.body {
+            Body::List(l) => {
+                list = Some(ListIn {
+                    text: l.text.clone(),
+                    button: l.button.clone(),
+                    sections: l
+                        .sections
+                        .iter()
+                        .map(|s| ListSectionIn {
+                            title: s.title.clone(),
+                            rows: s
+                                .rows
+                                .iter()
+                                .map(|r| ListRowIn {
+                                    id: r.id.clone(),
+                                    title: r.title.clone(),
+                                    description: r.description.clone(),
+                                })
+                                .collect(),
+                        })
+                        .collect(),
+                })
+            }
+            Body::MessageTemplate(t) => {
+                message_template = Some(MessageTemplateIn {
+                    name: t.name.clone(),
+                    language: t.language.clone(),
+                    components: t.components.clone(),
+                })
+            }
             Body::Reaction { message_id, emoji } => {
                 reaction = Some(ReactionIn { message_id: message_id.clone(), emoji: emoji.clone() })
             }
@@ -602,6 +794,7 @@ impl From<&Content> for ContentOut {
                     kind: x.kind.as_str().to_owned(),
                     url: x.url.clone(),
                     caption: x.caption.clone(),
+                    file_name: x.file_name.clone(),
                 })
             }
             Body::Template(t) => {
@@ -624,6 +817,8 @@ impl From<&Content> for ContentOut {
             location,
             contact,
             reaction,
+            list,
+            message_template,
             reply_to: content.reply_to.clone(),
         }
     }

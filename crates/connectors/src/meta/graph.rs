@@ -35,6 +35,8 @@ const RESTRICTED_BACKOFF: Duration = Duration::from_secs(3600);
 #[derive(Debug, Clone)]
 pub struct GraphApi {
     http: reqwest::Client,
+    /// For files: no limit on the whole transfer, only on each read.
+    downloads: reqwest::Client,
     base_url: String,
     version: String,
 }
@@ -50,8 +52,16 @@ impl GraphApi {
             .user_agent(concat!("chatgate/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("a reqwest client with static settings builds");
+        let downloads = reqwest::Client::builder()
+            .read_timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .redirect(reqwest::redirect::Policy::limited(3))
+            .user_agent(concat!("chatgate/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("a reqwest client with static settings builds");
         Self {
             http,
+            downloads,
             base_url: base_url.trim_end_matches('/').to_owned(),
             version: version.to_owned(),
         }
@@ -67,6 +77,29 @@ impl GraphApi {
         let request =
             self.http.post(self.url(path)).header(AUTHORIZATION, bearer(token)).json(body);
         answer(request.send().await).await
+    }
+
+    /// `GET` of a URL Meta gave (a WhatsApp media URL, which wants the
+    /// access token too): the response as it comes, for streaming, or
+    /// Meta's error.
+    pub async fn download(
+        &self,
+        url: &str,
+        token: &str,
+    ) -> Result<reqwest::Response, GraphFailure> {
+        let response = self
+            .downloads
+            .get(url)
+            .header(AUTHORIZATION, bearer(token))
+            .send()
+            .await
+            .map_err(|e| GraphFailure::Network(network_detail(&e)))?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        Err(answer(Ok(response)).await.err().unwrap_or_else(|| {
+            GraphFailure::Malformed("Meta answered a download with an error status".into())
+        }))
     }
 
     /// `GET {path}?fields=…`.
@@ -116,7 +149,9 @@ async fn answer(sent: Result<reqwest::Response, reqwest::Error>) -> Result<Value
             code: error.code,
             subcode: error.error_subcode,
             message: error.message.unwrap_or_else(|| format!("Meta answered {status}")),
-            user_message: error.error_user_msg,
+            user_message: error
+                .error_user_msg
+                .or_else(|| error.error_data.and_then(|data| data.details)),
             is_transient: error.is_transient.unwrap_or(false),
             fbtrace_id: error.fbtrace_id,
             retry_after,
@@ -190,6 +225,13 @@ struct EnvelopeError {
     error_user_msg: Option<String>,
     is_transient: Option<bool>,
     fbtrace_id: Option<String>,
+    /// The Cloud API's `{"details": "…"}`.
+    error_data: Option<ErrorData>,
+}
+
+#[derive(Deserialize)]
+struct ErrorData {
+    details: Option<String>,
 }
 
 /// Meta's error envelope, read.

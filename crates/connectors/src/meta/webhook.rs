@@ -1,6 +1,8 @@
 //! What Meta posts to the gateway's webhook for Instagram (and Messenger,
 //! which shares the envelope), parsed into chatgate events, and the
-//! `X-Hub-Signature-256` check.
+//! `X-Hub-Signature-256` check. WhatsApp's deliveries (`object:
+//! "whatsapp_business_account"`) are read by
+//! [`super::whatsapp::inbound`] into the same [`MetaWebhook`].
 //!
 //! The envelope is `{"object", "entry": [{"id", "time", "messaging": [...],
 //! "standby": [...], "changes": [{"field", "value"}]}]}`; up to 1000 updates
@@ -62,6 +64,18 @@ pub enum MetaItem {
         /// Everything sent before this time (ms) is read (Messenger's
         /// `watermark`, when given).
         watermark_ms: Option<u64>,
+    },
+    /// WhatsApp reports what became of one of the account's messages
+    /// (→ the status of the outbound message with this wamid).
+    Status {
+        /// The wamid of the message.
+        message_id: String,
+        /// `Sent`, `Delivered`, `Read` or `Failed`.
+        status: chatgate_core::message::MessageStatus,
+        /// Whom it was sent to.
+        recipient: Option<String>,
+        /// Meta's words for a failure (`code: title — details`).
+        error: Option<String>,
     },
 }
 
@@ -154,6 +168,10 @@ pub fn parse(body: &[u8]) -> Result<MetaWebhook, ParseError> {
         return Err(ParseError::NotAnObject);
     };
     let object = string_of(root.get("object")).unwrap_or_default();
+    if object == super::whatsapp::inbound::OBJECT {
+        let entries = super::whatsapp::inbound::entries(&root);
+        return Ok(MetaWebhook { object, entries });
+    }
     let entries = list_of(root.get("entry")).iter().map(parse_entry).collect();
     Ok(MetaWebhook { object, entries })
 }

@@ -458,10 +458,12 @@ pub(crate) async fn set_connection(
     };
     cx.changed.insert(id);
     query(
-        "UPDATE instances SET account_id = ?, account_username = ?, access_token_sealed = ? WHERE id = ?",
+        "UPDATE instances SET account_id = ?, account_username = ?, account_business_id = ?, \
+         access_token_sealed = ? WHERE id = ?",
     )
     .bind(&account.id)
     .bind(&account.username)
+    .bind(&account.business_id)
     .bind(&token.0)
     .bind(id_value(id))
     .execute(&mut cx.conn)

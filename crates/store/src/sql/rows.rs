@@ -18,7 +18,7 @@ macro_rules! instance_columns {
     () => {
         "id, kind, name, token_hash, state, state_reason, active, settings, created_at, \
          webhook_format, webhook_secret, webhook_secret_previous, webhook_secret_previous_until, \
-         account_id, account_username, access_token_sealed"
+         account_id, account_username, account_business_id, access_token_sealed"
     };
 }
 pub(crate) use instance_columns;
@@ -104,7 +104,13 @@ pub(crate) fn instance(row: &DbRow, secrets: &SecretsAtRest) -> StoreResult<(Ins
             previous,
         },
         account: get::<Option<String>>(row, "account_id")?
-            .map(|id| Ok::<_, StoreError>(Account { id, username: get(row, "account_username")? }))
+            .map(|id| {
+                Ok::<_, StoreError>(Account {
+                    id,
+                    username: get(row, "account_username")?,
+                    business_id: get(row, "account_business_id")?,
+                })
+            })
             .transpose()?,
         access_token: get::<Option<String>>(row, "access_token_sealed")?.map(SealedToken),
         created_at: Timestamp::from_millis(get(row, "created_at")?),

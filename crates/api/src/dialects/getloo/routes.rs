@@ -190,7 +190,7 @@ async fn send(
             })?;
             let rule = file_rule(&url, &remote)
                 .map_err(|e| GetlooError::bad_request(format!("file: {e}")))?;
-            Body::Media(Media { kind: rule.kind, url, caption })
+            Body::Media(Media { kind: rule.kind, url, caption, file_name: None })
         }
         (None, Some(text)) => Body::Text { text },
         (None, None) => {

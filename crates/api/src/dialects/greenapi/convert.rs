@@ -41,9 +41,14 @@ pub fn contact_of(chat: &str) -> Result<String, String> {
 }
 
 /// The instance's own id in GREEN-API's form (`wid`): its account with
-/// `@c.us`, or empty before it has one.
+/// `@c.us`, or empty before it has one. A WhatsApp number is named by its
+/// phone number, as on GREEN-API, not by its Cloud API phone number id.
 pub fn wid(instance: &Instance) -> String {
-    instance.account.as_ref().map(|a| chat_id(&a.id)).unwrap_or_default()
+    let Some(account) = instance.account.as_ref() else { return String::new() };
+    match (instance.kind, &account.username) {
+        (chatgate_core::ConnectorKind::Whatsapp, Some(phone)) => chat_id(phone),
+        _ => chat_id(&account.id),
+    }
 }
 
 /// `instanceData` of every notification.
@@ -395,7 +400,7 @@ fn outgoing_fields(content: &Content, out: &mut Map<String, Value>) -> &'static 
             "extendedTextMessage"
         }
         Body::Media(media) => {
-            let name = file_name_of(&media.url);
+            let name = media.file_name.clone().unwrap_or_else(|| file_name_of(&media.url));
             let inbound =
                 InboundMedia { url: media.url.clone(), mime_type: None, file_name: Some(name) };
             file_fields(out, &inbound, media.caption.as_deref());
@@ -427,6 +432,15 @@ fn outgoing_fields(content: &Content, out: &mut Map<String, Value>) -> &'static 
         Body::Sticker { .. } => {
             out.insert("textMessage".into(), json!("❤️"));
             "textMessage"
+        }
+        Body::List(list) => {
+            out.insert("textMessage".into(), json!(list.text));
+            out.insert("listMessage".into(), list_message(list));
+            "listMessage"
+        }
+        Body::MessageTemplate(template) => {
+            out.insert("templateMessage".into(), template_message(template));
+            "templateMessage"
         }
         Body::Reaction { message_id, emoji } => {
             out.insert(
@@ -534,6 +548,34 @@ pub fn incoming_status(event: &Event) -> Option<Value> {
     Some(Value::Object(out))
 }
 
+/// A WhatsApp list message in GREEN-API's `listMessage` shape.
+pub fn list_message(list: &chatgate_core::message::ListMessage) -> Value {
+    let sections: Vec<Value> = list
+        .sections
+        .iter()
+        .map(|s| {
+            let rows: Vec<Value> = s
+                .rows
+                .iter()
+                .map(|r| {
+                    json!({"rowId": r.id, "title": r.title,
+                           "description": r.description.clone().unwrap_or_default()})
+                })
+                .collect();
+            json!({"title": s.title.clone().unwrap_or_default(), "rows": rows})
+        })
+        .collect();
+    json!({"contentText": list.text, "title": "", "footer": "", "buttonText": list.button,
+           "sections": sections})
+}
+
+/// A WhatsApp message template as GREEN-API's `templateMessage` (its name,
+/// language and the Cloud API components as given).
+pub fn template_message(template: &chatgate_core::message::MessageTemplate) -> Value {
+    json!({"templateName": template.name, "language": template.language,
+           "components": template.components})
+}
+
 /// A queued message as showMessagesQueue shows it.
 pub fn queue_item(message: &OutboundMessage) -> Value {
     let chat = recipient_chat_id(&message.recipient);
@@ -541,7 +583,8 @@ pub fn queue_item(message: &OutboundMessage) -> Value {
         Body::Text { text } => ("sendMessage", json!({"chatId": chat, "message": text})),
         Body::Media(media) => (
             "sendFileByUrl",
-            json!({"chatId": chat, "urlFile": media.url, "fileName": file_name_of(&media.url),
+            json!({"chatId": chat, "urlFile": media.url,
+                   "fileName": media.file_name.clone().unwrap_or_else(|| file_name_of(&media.url)),
                    "caption": media.caption.clone().unwrap_or_default()}),
         ),
         Body::Location(l) => (
@@ -555,6 +598,16 @@ pub fn queue_item(message: &OutboundMessage) -> Value {
             json!({"chatId": chat, "contact": {"phoneContact": c.phone, "firstName": c.first_name,
                    "middleName": c.middle_name, "lastName": c.last_name, "company": c.company}}),
         ),
+        Body::List(list) => ("sendListMessage", {
+            let mut body = list_message(list);
+            body["chatId"] = json!(chat);
+            body
+        }),
+        Body::MessageTemplate(template) => ("sendTemplate", {
+            let mut body = template_message(template);
+            body["chatId"] = json!(chat);
+            body
+        }),
         Body::Template(_) | Body::Sticker { .. } | Body::Reaction { .. } => {
             ("sendMessage", json!({"chatId": chat}))
         }

@@ -193,13 +193,23 @@ fn incoming_message_data(m: &IncomingMessage) -> Value {
         text,
         media,
         reply_to,
-        quick_reply_payload: _,
+        quick_reply_payload,
         location,
         contact,
         story: _,
         referral: _,
     } = m;
     let mut data = match (kind, media, location, contact) {
+        // A tapped reply button or list row (WhatsApp; an Instagram quick
+        // reply): GREEN-API's buttons response, with the button's id.
+        (_, None, None, None) if quick_reply_payload.is_some() => json!({
+            "typeMessage": "buttonsResponseMessage",
+            "buttonsResponseMessage": {
+                "stanzaId": reply_to.clone().unwrap_or_default(),
+                "selectedButtonId": quick_reply_payload,
+                "selectedButtonText": text.clone().unwrap_or_default(),
+            },
+        }),
         (_, _, Some(l), _) => json!({
             "typeMessage": "locationMessage",
             "locationMessageData": {
@@ -257,7 +267,7 @@ fn outgoing_message_data(content: &Content) -> Value {
             },
         }),
         Body::Media(media) => {
-            let name = file_name_of(&media.url);
+            let name = media.file_name.clone().unwrap_or_else(|| file_name_of(&media.url));
             json!({
                 "typeMessage": file_type_message(media.kind),
                 "fileMessageData": {
@@ -293,6 +303,14 @@ fn outgoing_message_data(content: &Content) -> Value {
         Body::Sticker { .. } => json!({
             "typeMessage": "textMessage",
             "textMessageData": {"textMessage": "❤️"},
+        }),
+        Body::List(list) => json!({
+            "typeMessage": "listMessage",
+            "listMessage": super::convert::list_message(list),
+        }),
+        Body::MessageTemplate(template) => json!({
+            "typeMessage": "templateMessage",
+            "templateMessage": super::convert::template_message(template),
         }),
         Body::Reaction { message_id, emoji } => json!({
             "typeMessage": "reactionMessage",

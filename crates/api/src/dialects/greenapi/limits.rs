@@ -12,6 +12,7 @@ pub fn rate_of(method: &str) -> u32 {
         "getsettings"
         | "setsettings"
         | "getstateinstance"
+        | "getwasettings"
         | "reboot"
         | "logout"
         | "getchathistory"
@@ -77,6 +78,7 @@ pub fn counts_against_quota(method: &str) -> bool {
             | "sendcontact"
             | "sendinteractivebuttons"
             | "sendinteractivebuttonsreply"
+            | "sendlistmessage"
     )
 }
 

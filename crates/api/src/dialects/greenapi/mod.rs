@@ -6,18 +6,29 @@
 //! Decisions (GREEN-API is a WhatsApp product; chatgate carries it over
 //! Instagram and WhatsApp):
 //! - **chatId** is the connector's contact id with GREEN-API's suffix:
-//!   `<Instagram-scoped id>@c.us`. A chatId is accepted with or without the
+//!   `<Instagram-scoped id>@c.us`, on WhatsApp `<wa_id>@c.us` (the phone
+//!   number, as on GREEN-API). A chatId is accepted with or without the
 //!   suffix; group chats (`@g.us`) are refused.
 //! - **idMessage** of a sent message is chatgate's message id; of an
 //!   incoming one, the platform's message id.
-//! - **wid** is the instance's account id with `@c.us`; **typeInstance** is
-//!   the connector (`sandbox`, `instagram`, `whatsapp`).
+//! - **wid** is the instance's account id with `@c.us` (WhatsApp: the
+//!   number's display phone, not its Cloud API phone number id);
+//!   **typeInstance** is the connector (`sandbox`, `instagram`, `whatsapp`).
+//! - **On WhatsApp**, a tapped reply button or list row arrives as
+//!   `buttonsResponseMessage` (`selectedButtonId` is the button or row id);
+//!   incoming files carry a `downloadUrl` of the gateway that fetches them
+//!   from Meta's media API when followed; list messages and templates sent
+//!   through the native API show in journals and queues as `listMessage`
+//!   (GREEN-API's shape) and `templateMessage` (`templateName`, `language`,
+//!   `components`: GREEN-API has no template of the Cloud API's kind).
+//!   readChat without `idMessage` marks the customer's newest message read.
 //! - **Method names** are matched case-insensitively (old clients call
 //!   `SendMessage`), and any of GET, POST, DELETE is accepted for any method.
 //! - **A method the connector cannot carry** (a location or contact on
 //!   Instagram, url/call/copy buttons) is a 400 naming the connector, never
 //!   a silent success. Reply buttons of `sendInteractiveButtons` become
-//!   Instagram quick replies.
+//!   Instagram quick replies or WhatsApp reply buttons (header, body and
+//!   footer joined as the body).
 //! - **Errors** follow GREEN-API: 400 `{"statusCode", "timestamp", "path",
 //!   "message": "Validation failed. Details: …"}`, 401 bad token, 403 unknown
 //!   instance, 429 over the per-method limit, 466 over the monthly quota.

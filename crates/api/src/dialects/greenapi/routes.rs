@@ -141,6 +141,17 @@ async fn handle(
             ok(json!({"saveSettings": true}))
         }
         "getstateinstance" => ok(json!({"stateInstance": instance.state.as_str()})),
+        "getwasettings" => {
+            // The account's own number (WhatsApp) or id, as `wid` names it.
+            let wid = super::convert::wid(instance);
+            let phone = wid.strip_suffix(super::convert::CHAT_SUFFIX).unwrap_or(&wid);
+            ok(json!({
+                "avatar": "",
+                "phone": phone,
+                "stateInstance": instance.state.as_str(),
+                "deviceId": "",
+            }))
+        }
         "reboot" => {
             // A sandbox comes back authorized, as a phone does after a restart.
             if instance.kind == ConnectorKind::Sandbox
@@ -167,7 +178,7 @@ async fn handle(
             let url = required_string(&body, "urlFile")?;
             let name = required_string(&body, "fileName")?;
             let caption = optional_string(&body, "caption")?.filter(|c| !c.is_empty());
-            let media = Media { kind: kind_of_file(&name), url, caption };
+            let media = Media { kind: kind_of_file(&name), url, caption, file_name: Some(name) };
             send(state, &call, &body, Body::Media(media), Vec::new()).await
         }
         "sendlocation" => {
@@ -205,6 +216,11 @@ async fn handle(
             let body = body()?;
             let (text, buttons) = interactive(&body, instance)?;
             send(state, &call, &body, Body::Text { text }, buttons).await
+        }
+        "sendlistmessage" => {
+            let body = body()?;
+            let list = list_message(&body)?;
+            send(state, &call, &body, Body::List(list), Vec::new()).await
         }
         // Service.
         "readchat" => {
@@ -354,6 +370,11 @@ fn renamed(error: Error) -> GreenError {
             let field = match field.as_str() {
                 "media.url" => "urlFile".to_owned(),
                 "media.caption" => "caption".to_owned(),
+                "media.fileName" => "fileName".to_owned(),
+                "list.button" => "buttonText".to_owned(),
+                list if list.starts_with("list.") => {
+                    list["list.".len()..].replace("].id", "].rowId")
+                }
                 "to.id" | "to.commentId" => "chatId".to_owned(),
                 _ => field,
             };
@@ -515,6 +536,59 @@ fn interactive(
         });
     }
     Ok((text, replies))
+}
+
+/// sendListMessage's body (`message`, `buttonText`, `title?`, `footer?`,
+/// `sections: [{title, rows: [{rowId, title, description?}]}]`) as a list
+/// message; title and footer join the text, as WhatsApp's list carries
+/// only a body here.
+fn list_message(
+    body: &Map<String, Value>,
+) -> Result<chatgate_core::message::ListMessage, GreenError> {
+    use chatgate_core::message::{ListMessage, ListRow, ListSection};
+    let text = [
+        optional_string(body, "title")?,
+        Some(required_string(body, "message")?),
+        optional_string(body, "footer")?,
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|s| !s.is_empty())
+    .collect::<Vec<_>>()
+    .join("\n");
+    let button = required_string(body, "buttonText")?;
+    let sections = body
+        .get("sections")
+        .and_then(Value::as_array)
+        .ok_or_else(|| GreenError::validation("'sections' is required"))?;
+    let text_of = |value: &Value, field: String| match value {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        _ => Err(GreenError::validation(format!("'{field}' is required"))),
+    };
+    let mut out = Vec::with_capacity(sections.len());
+    for (i, section) in sections.iter().enumerate() {
+        let rows = section
+            .get("rows")
+            .and_then(Value::as_array)
+            .ok_or_else(|| GreenError::validation(format!("'sections[{i}].rows' is required")))?;
+        let mut list_rows = Vec::with_capacity(rows.len());
+        for (j, row) in rows.iter().enumerate() {
+            let at = |name: &str| format!("sections[{i}].rows[{j}].{name}");
+            list_rows.push(ListRow {
+                id: text_of(row.get("rowId").unwrap_or(&Value::Null), at("rowId"))?,
+                title: text_of(row.get("title").unwrap_or(&Value::Null), at("title"))?,
+                description: row
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .filter(|d| !d.is_empty())
+                    .map(str::to_owned),
+            });
+        }
+        let title = section.get("title").and_then(Value::as_str).filter(|t| !t.is_empty());
+        out.push(ListSection { title: title.map(str::to_owned), rows: list_rows });
+    }
+    Ok(ListMessage { text, button, sections: out })
 }
 
 /// receiveNotification: the oldest unacknowledged notification in
@@ -710,7 +784,12 @@ async fn send_file_by_upload(
     chat(&fields)?;
     let url = keep_file(state, &call.instance, &name, &content_type, data).await?;
     let caption = optional_string(&fields, "caption")?.filter(|c| !c.is_empty());
-    let media = Media { kind: kind_of_file(&name), url: url.clone(), caption };
+    let media = Media {
+        kind: kind_of_file(&name),
+        url: url.clone(),
+        caption,
+        file_name: Some(name.clone()),
+    };
     let id = send_message(state, call, &fields, Body::Media(media), Vec::new()).await?;
     Ok(Json(json!({"idMessage": id, "urlFile": url})).into_response())
 }

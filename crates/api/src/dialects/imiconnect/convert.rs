@@ -84,6 +84,7 @@ pub fn outgoing(message: MessageIn) -> Result<Outgoing, ImiError> {
             kind: MediaKind::Image,
             url: required(&message.url, "url")?.to_owned(),
             caption: None,
+            file_name: None,
         }),
         "STICKER" => {
             let sticker = required(&message.sticker, "type")?;

@@ -25,8 +25,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chatgate_core::clock::Clock;
 use chatgate_core::connector::{
-    AccountProfile, ActionError, ConnectError, Connector, ContactProfile, SendContext, SendError,
-    SendReceipt,
+    AccountProfile, ActionError, ConnectError, Connection, Connector, ContactProfile, SendContext,
+    SendError, SendReceipt,
 };
 use chatgate_core::message::Recipient;
 use chatgate_core::vault::Vault;
@@ -311,11 +311,8 @@ impl Connector for InstagramConnector {
         Ok(SendReceipt { provider_message_id, earlier_parts: sent, simulated_receipts: Vec::new() })
     }
 
-    async fn validate(
-        &self,
-        _account_id: &str,
-        access_token: &str,
-    ) -> Result<AccountProfile, ConnectError> {
+    async fn validate(&self, connection: &Connection<'_>) -> Result<AccountProfile, ConnectError> {
+        let access_token = connection.access_token;
         let answer = self.graph.get("me", access_token, "user_id,username,name").await.map_err(
             |failure| match failure.classify() {
                 SendError::Transient { .. }
@@ -336,7 +333,7 @@ impl Connector for InstagramConnector {
                 "Meta's profile answer carried no account id".into(),
             ));
         };
-        Ok(AccountProfile { id, username: text("username"), name: text("name") })
+        Ok(AccountProfile { id, username: text("username"), name: text("name"), business_id: None })
     }
 
     fn has_profiles(&self) -> bool {

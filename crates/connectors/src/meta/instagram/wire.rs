@@ -120,6 +120,10 @@ pub fn send_calls(
         }
         Body::Location(_) => return Err(Unsendable("Instagram cannot send locations".into())),
         Body::Contact(_) => return Err(Unsendable("Instagram cannot send contact cards".into())),
+        Body::List(_) => return Err(Unsendable("Instagram cannot send list messages".into())),
+        Body::MessageTemplate(_) => {
+            return Err(Unsendable("Instagram has no message templates by name".into()));
+        }
     }
     if !content.quick_replies.is_empty()
         && let Some((_, last)) = messages.last_mut()
@@ -275,6 +279,7 @@ mod tests {
                 kind: MediaKind::Video,
                 url: "https://cdn.example.com/a.mp4".into(),
                 caption: Some("look".into()),
+                file_name: None,
             }),
             quick_replies: vec![QuickReply { title: "Yes".into(), payload: None }],
             reply_to: None,
