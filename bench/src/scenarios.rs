@@ -135,7 +135,11 @@ impl Gateway {
             ("CHATGATE_PARTNER_TOKEN".into(), PARTNER.into()),
             ("CHATGATE_META_APP_SECRET".into(), APP_SECRET.into()),
             ("CHATGATE_ALLOWED_PRIVATE_NETWORKS".into(), "127.0.0.0/8".into()),
+            // Capacity, not a tenant's allowance: the per-instance limits
+            // (GREEN-API's table, `limits.*`) would cap each instance.
             ("CHATGATE_GREENAPI_RATE_LIMITS".into(), "false".into()),
+            ("CHATGATE_LIMITS_SENDS_PER_SECOND".into(), "0".into()),
+            ("CHATGATE_LIMITS_REQUESTS_PER_SECOND".into(), "0".into()),
             ("RUST_LOG".into(), "warn".into()),
             // Durable acknowledgements: a commit is on disk before the 2xx.
             ("CHATGATE_STORE_DURABILITY".into(), "full".into()),
