@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use chatgate_e2e::{CUSTOMER, FakeGraph, Gate, IG_ACCOUNT, IG_TOKEN, TestApp, meta_error};
+use chatgate_e2e::{
+    CUSTOMER, FakeGraph, Gate, IG_ACCOUNT, IG_TOKEN, LogBuffer, TestApp, meta_error,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -561,24 +563,8 @@ async fn typing_and_mark_read_are_sender_actions() {
     }
 }
 
-/// A log sink for one test: everything logged on the test's thread (the
-/// server runs on the same current-thread runtime).
-#[derive(Clone, Default)]
-pub(crate) struct Logs(pub(crate) std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Every row of every table of the test's PostgreSQL schema, as text.
-async fn postgres_rows(url: &str) -> String {
+pub(crate) async fn postgres_rows(url: &str) -> String {
     use sqlx::{Connection, Row};
     let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
     let tables: Vec<String> = sqlx::query(
@@ -617,7 +603,7 @@ pub(crate) fn files_contain(dir: &std::path::Path, needle: &[u8]) -> Vec<String>
 
 #[tokio::test]
 async fn the_access_token_appears_in_no_log_line_no_stored_row_and_no_answer() {
-    let logs = Logs::default();
+    let logs = LogBuffer::default();
     let sink = logs.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
@@ -643,7 +629,7 @@ async fn the_access_token_appears_in_no_log_line_no_stored_row_and_no_answer() {
     let scan_works = chatgate_e2e::on_postgres()
         || !files_contain(&app.config.data_dir, b"Is the blue jacket").is_empty();
 
-    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logged = logs.text();
     assert!(logged.contains("instance connected"), "the logs were captured");
     assert!(!logged.contains(IG_TOKEN), "the token is in the logs");
     assert!(!logged.contains("IGAA-refused-token-value"));

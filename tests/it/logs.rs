@@ -1,41 +1,17 @@
 //! Logs: every line written while a request is handled carries its request
 //! id, in both formats, and no token reaches a log line.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use chatgate::config::LogFormat;
-use chatgate_e2e::TestApp;
+use chatgate_e2e::{LogBuffer, TestApp};
 use reqwest::Method;
 use serde_json::{Value, json};
 use tracing_subscriber::EnvFilter;
-
-/// A log destination in memory.
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Buffer {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-}
 
 /// Logs (at debug) what the server writes while answering a send with the
 /// token in the header and a GREEN-API call with the token in the path;
 /// returns the log and the two answers' request ids.
 async fn logged(format: LogFormat) -> (String, [String; 2], Vec<String>) {
-    let buffer = Buffer::default();
+    let buffer = LogBuffer::default();
     let writer = buffer.clone();
     let subscriber =
         chatgate::commands::subscriber(EnvFilter::new("debug"), format, false, move || {

@@ -8,31 +8,14 @@
 //! token, the Graph API saw the access token, the pushes verify with the
 //! webhook secret), so the test cannot pass by not using them.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use chatgate::config::LogFormat;
 use chatgate_e2e::{
-    APP_SECRET, CUSTOMER, FakeGraph, IG_ACCOUNT, IG_TOKEN, TestApp, TestReceiver, on_postgres,
+    APP_SECRET, CUSTOMER, FakeGraph, IG_ACCOUNT, IG_TOKEN, LogBuffer, TestApp, TestReceiver,
+    on_postgres,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tracing_subscriber::EnvFilter;
-
-/// A log destination in memory.
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// A secret of the scenario, by name, for the failure message.
 struct Secret {
@@ -89,29 +72,11 @@ async fn call(
 
 /// The text of every row of every table of the run's database: on SQLite
 /// the raw bytes of the database file and its write-ahead log (so even a
-/// freed page would show), on PostgreSQL each row cast to text.
+/// freed page would show), on PostgreSQL every row cast to text.
 async fn database_contents(app: &TestApp) -> Vec<(String, Vec<u8>)> {
     if on_postgres() {
-        let url = app.config.database_url.expose().to_owned();
-        let pool = sqlx::PgPool::connect(&url).await.unwrap();
-        let tables: Vec<String> = sqlx::query_scalar(
-            "SELECT table_name::text FROM information_schema.tables \
-             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
-        )
-        .fetch_all(&pool)
-        .await
-        .unwrap();
-        assert!(tables.iter().any(|t| t == "instances"), "{tables:?}");
-        let mut contents = Vec::new();
-        for table in tables {
-            let sql =
-                format!("SELECT coalesce(string_agg(t::text, E'\\n'), '') FROM \"{table}\" t");
-            let rows: String =
-                sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(&pool).await.unwrap();
-            contents.push((format!("the database table {table}"), rows.into_bytes()));
-        }
-        pool.close().await;
-        contents
+        let rows = crate::instagram::postgres_rows(app.config.database_url.expose()).await;
+        vec![("the database's rows (every table)".to_owned(), rows.into_bytes())]
     } else {
         let mut contents = Vec::new();
         for name in ["chatgate.db", "chatgate.db-wal"] {
@@ -127,7 +92,7 @@ async fn database_contents(app: &TestApp) -> Vec<(String, Vec<u8>)> {
 
 #[tokio::test(flavor = "current_thread")]
 async fn no_secret_reaches_a_log_a_webhook_an_error_or_the_database() {
-    let buffer = Buffer::default();
+    let buffer = LogBuffer::default();
     let writer = buffer.clone();
     let subscriber = chatgate::commands::subscriber(
         EnvFilter::new("debug"),
@@ -288,7 +253,7 @@ async fn no_secret_reaches_a_log_a_webhook_an_error_or_the_database() {
     }
     let partner_token = app.partner_token.clone();
     app.stop().await;
-    let log = buffer.0.lock().unwrap().clone();
+    let log = buffer.bytes();
     assert!(
         String::from_utf8_lossy(&log).contains("webhook secret rotated"),
         "the log was captured"

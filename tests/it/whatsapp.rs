@@ -833,8 +833,8 @@ async fn green_api_notifications_carry_whatsapp_chat_ids_and_the_number_as_wid()
 
 #[tokio::test]
 async fn the_access_token_appears_in_no_log_line_no_stored_row_no_answer_and_no_link() {
-    use crate::instagram::{Logs, files_contain};
-    let logs = Logs::default();
+    use crate::instagram::files_contain;
+    let logs = chatgate_e2e::LogBuffer::default();
     let sink = logs.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
@@ -873,7 +873,7 @@ async fn the_access_token_appears_in_no_log_line_no_stored_row_no_answer_and_no_
     app.settle().await;
     let journal = app.journal(&instance).await;
 
-    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logged = logs.text();
     assert!(logged.contains("instance connected"), "the logs were captured");
     assert!(!logged.contains(WA_TOKEN), "the token is in the logs");
     assert!(!logged.contains("EAAG-refused-token-value"));

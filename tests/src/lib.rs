@@ -10,6 +10,7 @@ mod files;
 mod fixtures;
 mod gate;
 pub mod graph;
+mod log_buffer;
 mod proxy;
 mod receiver;
 
@@ -18,6 +19,7 @@ pub use files::{FileServer, MB};
 pub use fixtures::{assert_matches_fixture, fixture};
 pub use gate::Gate;
 pub use graph::{FakeGraph, meta_error};
+pub use log_buffer::LogBuffer;
 pub use proxy::TcpProxy;
 pub use receiver::{Received, TestReceiver};
 
