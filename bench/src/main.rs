@@ -59,6 +59,14 @@ enum Command {
         /// Skip PostgreSQL.
         #[arg(long)]
         no_postgres: bool,
+        /// Skip SQLite (with --only, to measure one scenario on
+        /// PostgreSQL alone).
+        #[arg(long)]
+        no_sqlite: bool,
+        /// Notifications of the push drain (default 200 000): a smaller
+        /// backlog for a quick before/after measurement of one change.
+        #[arg(long)]
+        push_backlog: Option<usize>,
         /// Where the report goes.
         #[arg(long, default_value = "BENCHMARKS.md")]
         out: PathBuf,
@@ -130,8 +138,19 @@ async fn main() -> anyhow::Result<()> {
             progress("chaos: nothing acknowledged was lost");
             Ok(())
         }
-        Command::Run { smoke, seconds, only, postgres, no_postgres, out, findings } => {
-            let sizes = if smoke { Sizes::smoke() } else { Sizes::full(seconds) };
+        Command::Run {
+            smoke,
+            seconds,
+            only,
+            postgres,
+            no_postgres,
+            no_sqlite,
+            push_backlog,
+            out,
+            findings,
+        } => {
+            let mut sizes = if smoke { Sizes::smoke() } else { Sizes::full(seconds) };
+            sizes.push_backlog = push_backlog.unwrap_or(sizes.push_backlog);
             let wanted: Vec<&str> = only.split(',').map(str::trim).collect();
             let started = std::process::Command::new("date")
                 .arg("-u")
@@ -140,7 +159,10 @@ async fn main() -> anyhow::Result<()> {
                 .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
                 .unwrap_or_default();
             let mut rows: Vec<Row> = Vec::new();
-            let mut backends = vec![Backend::Sqlite];
+            let mut backends = Vec::new();
+            if !no_sqlite {
+                backends.push(Backend::Sqlite);
+            }
             if !no_postgres {
                 backends.push(Backend::Postgres(postgres.clone()));
             }

@@ -147,6 +147,7 @@ on_both_backends!(
     the_admin_overview_counts_backlogs_per_instance_and_lists_the_latest_events,
     the_work_totals_count_queued_messages_and_pending_notifications,
     secrets_written_in_clear_before_sealing_are_sealed_when_the_store_opens,
+    pushes_finished_together_are_each_recorded_as_if_finished_alone,
 );
 
 async fn instance(store: &dyn Store, delay_ms: u32) -> (Instance, ApiToken) {
@@ -639,4 +640,96 @@ async fn the_work_totals_count_queued_messages_and_pending_notifications(db: Tes
     assert!(totals.pending_notifications >= 1, "{totals:?}");
     let oldest = totals.oldest_pending_notification.unwrap();
     assert!(oldest >= T0 && oldest <= later, "{totals:?}");
+}
+
+/// The hook worker's concurrent pushes reach the writer together and are
+/// finished in one batch: each outcome still lands on its own notification
+/// and lane, and a finish whose lease is gone changes nothing.
+async fn pushes_finished_together_are_each_recorded_as_if_finished_alone(db: TestDb) {
+    use chatgate_core::store::{DeliveryAttempt, HookFinish, NotificationState};
+    let store = db.open().await;
+    let mut instances = Vec::new();
+    for _ in 0..4 {
+        let (instance, _) = instance(&*store, 0).await;
+        let settings =
+            Settings { webhook_url: Some("http://hook.test/in".into()), ..instance.settings };
+        store.update_settings(instance.id, &settings).await.unwrap().unwrap();
+        // Two events each: the second waits behind the first.
+        let events = vec![customer_text(1, T0), customer_text(2, T0)];
+        store.ingest(instance.id, events, T0).await.unwrap();
+        instances.push(instance.id);
+    }
+    let worker = claim_at(T0, "w1");
+    let claims = store.claim_hooks(worker.clone()).await.unwrap();
+    assert_eq!(claims.len(), 4, "one head per instance");
+    let claim_of = |id: InstanceId| claims.iter().find(|c| c.instance.id == id).unwrap();
+    let attempt = |status: u16| DeliveryAttempt {
+        attempt: 1,
+        at: T0,
+        url: "http://hook.test/in".into(),
+        status_code: Some(status),
+        latency_ms: 20,
+        error: None,
+    };
+    let retry_at = T0.plus(Duration::from_secs(30));
+    let stranger = WorkerId("w2".into());
+    let (delivered, retried, dead, lost) = tokio::join!(
+        store.finish_hook(
+            claim_of(instances[0]),
+            &worker.owner,
+            attempt(200),
+            HookFinish::Delivered
+        ),
+        store.finish_hook(
+            claim_of(instances[1]),
+            &worker.owner,
+            attempt(503),
+            HookFinish::Retry { at: retry_at }
+        ),
+        store.finish_hook(claim_of(instances[2]), &worker.owner, attempt(500), HookFinish::Dead),
+        store.finish_hook(claim_of(instances[3]), &stranger, attempt(200), HookFinish::Delivered),
+    );
+    assert_eq!(delivered.unwrap(), Finished::Applied);
+    assert_eq!(retried.unwrap(), Finished::Applied);
+    assert_eq!(dead.unwrap(), Finished::Applied);
+    assert_eq!(lost.unwrap(), Finished::LeaseLost, "another worker's finish changes nothing");
+
+    let head_of = |id: InstanceId| {
+        let store = store.clone();
+        async move {
+            let mut all = store.deliveries(id, None, 10).await.unwrap();
+            all.sort_by_key(|d| d.receipt_id);
+            all
+        }
+    };
+    let first = head_of(instances[0]).await;
+    assert_eq!(first[0].state, NotificationState::Delivered);
+    assert_eq!(first[0].attempts.len(), 1);
+    assert_eq!(first[0].attempts[0].status_code, Some(200));
+    let second = head_of(instances[1]).await;
+    assert_eq!(second[0].state, NotificationState::Pending);
+    assert_eq!(second[0].next_attempt_at, Some(retry_at));
+    assert_eq!(second[0].attempts[0].status_code, Some(503));
+    let third = head_of(instances[2]).await;
+    assert_eq!(third[0].state, NotificationState::Dead);
+    let fourth = head_of(instances[3]).await;
+    assert_eq!(fourth[0].state, NotificationState::Pending);
+    assert!(fourth[0].attempts.is_empty(), "a lost lease records no attempt");
+
+    // The finished lanes are free again: the delivered and the dead one
+    // offer their next event now, the retried one its head at its time;
+    // the fourth lane is still leased to w1 until its lease ends.
+    let now = T0.plus(Duration::from_millis(20));
+    let next = store.claim_hooks(claim_at(now, "w1")).await.unwrap();
+    let mut got: Vec<(InstanceId, u64)> =
+        next.iter().map(|c| (c.instance.id, c.receipt_id)).collect();
+    got.sort();
+    let mut want = vec![(instances[0], first[1].receipt_id), (instances[2], third[1].receipt_id)];
+    want.sort();
+    assert_eq!(got, want);
+    let later = store.claim_hooks(claim_at(retry_at, "w1")).await.unwrap();
+    let retried: Vec<_> = later.iter().filter(|c| c.instance.id == instances[1]).collect();
+    assert_eq!(retried.len(), 1);
+    assert_eq!(retried[0].receipt_id, second[0].receipt_id);
+    assert_eq!(retried[0].attempt, 2);
 }
