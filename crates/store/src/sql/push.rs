@@ -100,11 +100,17 @@ pub(crate) async fn claim(cx: &mut Cx, request: ClaimRequest) -> StoreResult<Vec
     let lanes: Vec<(i64, Option<String>)> =
         due.into_iter().map(|(_, lane, target)| (lane, target)).collect();
 
-    // The webhook lanes' instances and head notifications, read for all
-    // candidates at once (two statements a batch, not two a lane).
-    let webhook_lanes: Vec<i64> =
-        lanes.iter().filter(|(_, target)| target.is_none()).map(|(lane, _)| *lane).collect();
+    // The webhook lanes' instances and head notifications, read at once
+    // (two statements a batch, not two a lane) for as many lanes as are
+    // wanted: the candidates beyond stay due for the next claim.
+    let webhook_lanes: Vec<i64> = lanes
+        .iter()
+        .filter(|(_, target)| target.is_none())
+        .map(|(lane, _)| *lane)
+        .take(request.limit)
+        .collect();
     let (mut instances, mut heads) = webhook_heads(cx, &webhook_lanes).await?;
+    let read: std::collections::HashSet<i64> = webhook_lanes.into_iter().collect();
 
     let mut claims = Vec::with_capacity(request.limit.min(lanes.len()));
     // Webhook heads claimed: their attempts are counted and their lanes
@@ -117,6 +123,9 @@ pub(crate) async fn claim(cx: &mut Cx, request: ClaimRequest) -> StoreResult<Vec
         }
         let id = super::rows::instance_id(lane)?;
         if target.is_none() {
+            if !read.contains(&lane) {
+                continue;
+            }
             let instance = match instances.remove(&lane) {
                 Some(instance) if instance.settings.webhook_url.is_some() => instance,
                 _ => {
