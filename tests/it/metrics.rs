@@ -257,6 +257,12 @@ async fn a_message_sent_and_pushed_moves_the_counters_of_its_route_statuses_and_
     assert!(moved("chatgate_webhook_delivery_duration_seconds_count", &timed) >= 1.0);
     assert!(moved("chatgate_store_batch_size_count", &[]) >= 1.0);
     assert!(moved("chatgate_store_commit_duration_seconds_count", &[]) >= 1.0);
+    // The writer's time is told apart by the kind of change.
+    for op in ["enqueue", "claim", "finish", "claim_hooks", "finish_hook"] {
+        assert!(moved("chatgate_store_ops_total", &[("op", op)]) >= 1.0, "{op}: {}", after.text);
+        let timed = [("op", op)];
+        assert!(moved("chatgate_store_op_duration_seconds_count", &timed) >= 1.0, "{op}");
+    }
 
     // The queue is empty and every push delivered.
     assert_eq!(after.gauge("chatgate_outbound_queue_depth"), 0.0);

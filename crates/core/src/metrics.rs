@@ -31,6 +31,12 @@ pub const INGEST_DUPLICATES: &str = "chatgate_ingest_duplicates_total";
 pub const META_UNKNOWN_ENTRIES: &str = "chatgate_meta_unknown_entries_total";
 /// Requests applied per group commit of the store's writer.
 pub const STORE_BATCH_SIZE: &str = "chatgate_store_batch_size";
+/// The writer's time on one kind of change, by `op`: one observation per
+/// op, or per run of consecutive ops of one kind applied together (with
+/// [`STORE_OPS`], the mean time an op of that kind costs the writer).
+pub const STORE_OP_DURATION: &str = "chatgate_store_op_duration_seconds";
+/// Changes applied by the store's writer, by `op`.
+pub const STORE_OPS: &str = "chatgate_store_ops_total";
 /// Time from a group commit's `BEGIN` to its `COMMIT` answered.
 pub const STORE_COMMIT_DURATION: &str = "chatgate_store_commit_duration_seconds";
 /// Group commits that failed (every request in them was refused).
@@ -52,10 +58,11 @@ pub const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0,
 
 /// Every histogram with its buckets (without buckets a Prometheus recorder
 /// would render a summary).
-pub const HISTOGRAMS: [(&str, &[f64]); 4] = [
+pub const HISTOGRAMS: [(&str, &[f64]); 5] = [
     (HTTP_DURATION, LATENCY_BUCKETS),
     (WEBHOOK_DURATION, LATENCY_BUCKETS),
     (STORE_COMMIT_DURATION, LATENCY_BUCKETS),
+    (STORE_OP_DURATION, LATENCY_BUCKETS),
     (STORE_BATCH_SIZE, BATCH_BUCKETS),
 ];
 
@@ -76,4 +83,10 @@ pub fn describe() {
     describe_histogram!(STORE_BATCH_SIZE, Unit::Count, "Requests per store group commit.");
     describe_histogram!(STORE_COMMIT_DURATION, Unit::Seconds, "Time of a store group commit.");
     describe_counter!(STORE_COMMIT_FAILURES, "Store group commits that failed.");
+    describe_histogram!(
+        STORE_OP_DURATION,
+        Unit::Seconds,
+        "Writer time of one change, or of a run of changes of one kind, by op."
+    );
+    describe_counter!(STORE_OPS, "Changes applied by the store's writer, by op.");
 }

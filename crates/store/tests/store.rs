@@ -148,6 +148,7 @@ on_both_backends!(
     the_work_totals_count_queued_messages_and_pending_notifications,
     secrets_written_in_clear_before_sealing_are_sealed_when_the_store_opens,
     pushes_finished_together_are_each_recorded_as_if_finished_alone,
+    a_failing_change_in_a_group_commit_is_undone_alone,
 );
 
 async fn instance(store: &dyn Store, delay_ms: u32) -> (Instance, ApiToken) {
@@ -732,4 +733,47 @@ async fn pushes_finished_together_are_each_recorded_as_if_finished_alone(db: Tes
     assert_eq!(retried.len(), 1);
     assert_eq!(retried[0].receipt_id, second[0].receipt_id);
     assert_eq!(retried[0].attempt, 2);
+}
+
+/// Changes that reach the writer together share a transaction; one that
+/// fails (here a second instance with a taken id) is undone alone, and the
+/// changes before and after it are committed.
+async fn a_failing_change_in_a_group_commit_is_undone_alone(db: TestDb) {
+    let store = db.open().await;
+    let (taken, _) = instance(&*store, 0).await;
+    let new = |id: InstanceId| {
+        let token = ApiToken::generate();
+        NewInstance {
+            id,
+            kind: ConnectorKind::Sandbox,
+            name: "t".into(),
+            token_hash: token.hash(),
+            token_sealed: String::new(),
+            state: InstanceState::Authorized,
+            settings: Settings::switches_on(),
+            webhook_format: WebhookFormat::Native,
+            webhook_secret: WebhookSecret::generate(),
+            account: None,
+            service_secret_sealed: String::new(),
+            created_at: T0,
+        }
+    };
+    let (before, after) = (InstanceId::generate(), InstanceId::generate());
+    let (first, clash, message, last) = tokio::join!(
+        store.create_instance(new(before)),
+        store.create_instance(new(taken.id)),
+        store.enqueue(new_message(taken.id, "still queued", T0)),
+        store.create_instance(new(after)),
+    );
+    assert!(clash.is_err(), "an id that is taken is refused");
+    first.unwrap();
+    message.unwrap();
+    last.unwrap();
+    store.close().await;
+
+    let reopened = db.open().await;
+    assert!(reopened.instance(before).await.unwrap().is_some());
+    assert!(reopened.instance(after).await.unwrap().is_some());
+    assert_eq!(reopened.queue_count(taken.id).await.unwrap(), 1);
+    assert_eq!(reopened.instances().await.unwrap().len(), 3);
 }

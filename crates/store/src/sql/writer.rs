@@ -193,6 +193,50 @@ pub(crate) enum Op {
     Shutdown(oneshot::Sender<()>),
 }
 
+impl Op {
+    /// The op's name in the writer's metrics (`op` label).
+    fn kind(&self) -> &'static str {
+        match self {
+            Op::CreateInstance(..) => "create_instance",
+            Op::DeleteInstance { .. } => "delete_instance",
+            Op::UpdateSettings { .. } => "update_settings",
+            Op::SetWebhookFormat { .. } => "set_webhook_format",
+            Op::RotateSecret { .. } => "rotate_secret",
+            Op::SetState { .. } => "set_state",
+            Op::Enqueue(..) => "enqueue",
+            Op::ClearQueue { .. } => "clear_queue",
+            Op::Claim(..) => "claim",
+            Op::Finish { .. } => "finish",
+            Op::ReleaseLeases { .. } => "release_leases",
+            Op::Expire { .. } => "expire",
+            Op::Receipt(..) => "receipt",
+            Op::Reads(..) => "reads",
+            Op::ServiceSecret { .. } => "service_secret",
+            Op::ReplaceServiceSecret { .. } => "replace_service_secret",
+            Op::ApplyDueReceipts { .. } => "apply_due_receipts",
+            Op::Ingest { .. } => "ingest",
+            Op::Ack { .. } => "ack",
+            Op::Renotify { .. } => "renotify",
+            Op::Replay { .. } => "replay",
+            Op::ClaimHooks(..) => "claim_hooks",
+            Op::FinishHook { .. } => "finish_hook",
+            Op::ClearNotifications { .. } => "clear_notifications",
+            Op::StoreFile(..) => "store_file",
+            Op::SetConnection { .. } => "set_connection",
+            Op::UpdateContact { .. } => "update_contact",
+            Op::Purge { .. } => "purge",
+            Op::Shutdown(..) => "shutdown",
+        }
+    }
+}
+
+/// Records the writer's time on `ops` changes of one kind.
+fn record_op(kind: &'static str, ops: usize, started: Instant) {
+    use chatgate_core::metrics::{STORE_OP_DURATION, STORE_OPS};
+    metrics::histogram!(STORE_OP_DURATION, "op" => kind).record(started.elapsed().as_secs_f64());
+    metrics::counter!(STORE_OPS, "op" => kind).increment(ops as u64);
+}
+
 /// A result computed inside the transaction, delivered after the commit.
 trait Deliver: Send {
     fn deliver(self: Box<Self>, commit: &StoreResult<()>);
@@ -368,6 +412,7 @@ async fn apply_batch(cx: &mut Cx, batch: Vec<Op>, signal: &NotificationSignal) -
         Ok(_) => {
             let mut ops = batch.into_iter().peekable();
             while let Some(op) = ops.next() {
+                let (kind, started, before) = (op.kind(), Instant::now(), delivered.len());
                 match op {
                     Op::Enqueue(first, reply) => {
                         // Gather the run of consecutive enqueues into one
@@ -462,6 +507,7 @@ async fn apply_batch(cx: &mut Cx, batch: Vec<Op>, signal: &NotificationSignal) -
                     }
                     other => delivered.push(apply_one(cx, other).await),
                 }
+                record_op(kind, delivered.len() - before, started);
             }
             // Other nodes learn of new notifications when this commits.
             if let Err(e) =
