@@ -35,7 +35,9 @@ pub const STORE_BATCH_SIZE: &str = "chatgate_store_batch_size";
 /// op, or per run of consecutive ops of one kind applied together (with
 /// [`STORE_OPS`], the mean time an op of that kind costs the writer).
 pub const STORE_OP_DURATION: &str = "chatgate_store_op_duration_seconds";
-/// Changes applied by the store's writer, by `op`.
+/// Changes the store's writer ran, by `op` (committed or not: a failed
+/// change or batch is counted too; [`STORE_COMMIT_FAILURES`] counts the
+/// batches that failed).
 pub const STORE_OPS: &str = "chatgate_store_ops_total";
 /// Time from a group commit's `BEGIN` to its `COMMIT` answered.
 pub const STORE_COMMIT_DURATION: &str = "chatgate_store_commit_duration_seconds";
@@ -88,5 +90,5 @@ pub fn describe() {
         Unit::Seconds,
         "Writer time of one change, or of a run of changes of one kind, by op."
     );
-    describe_counter!(STORE_OPS, "Changes applied by the store's writer, by op.");
+    describe_counter!(STORE_OPS, "Changes the store's writer ran (committed or not), by op.");
 }

@@ -149,6 +149,7 @@ on_both_backends!(
     secrets_written_in_clear_before_sealing_are_sealed_when_the_store_opens,
     pushes_finished_together_are_each_recorded_as_if_finished_alone,
     a_failing_change_in_a_group_commit_is_undone_alone,
+    a_due_lane_with_nothing_to_push_does_not_hide_the_next_one,
 );
 
 async fn instance(store: &dyn Store, delay_ms: u32) -> (Instance, ApiToken) {
@@ -776,4 +777,34 @@ async fn a_failing_change_in_a_group_commit_is_undone_alone(db: TestDb) {
     assert!(reopened.instance(after).await.unwrap().is_some());
     assert_eq!(reopened.queue_count(taken.id).await.unwrap(), 1);
     assert_eq!(reopened.instances().await.unwrap().len(), 3);
+}
+
+/// A lane can be due with nothing to push (its notifications were cleared
+/// while a worker held it, and the lease ran out). A claim for one push
+/// passes over it to the next due lane instead of coming back empty.
+async fn a_due_lane_with_nothing_to_push_does_not_hide_the_next_one(db: TestDb) {
+    let store = db.open().await;
+    let mut pushing = Vec::new();
+    for _ in 0..2 {
+        let (instance, _) = instance(&*store, 0).await;
+        let settings =
+            Settings { webhook_url: Some("http://hook.test/in".into()), ..instance.settings };
+        store.update_settings(instance.id, &settings).await.unwrap().unwrap();
+        pushing.push(instance.id);
+    }
+    let (emptied, next) = (pushing[0], pushing[1]);
+    store.ingest(emptied, vec![customer_text(1, T0)], T0).await.unwrap();
+    let mut one = claim_at(T0, "w1");
+    one.limit = 1;
+    assert_eq!(store.claim_hooks(one).await.unwrap().len(), 1);
+    // Cleared while leased: the lane stays due at the lease's end, empty.
+    store.clear_notifications(emptied).await.unwrap();
+    let after_lease = T0.plus(Duration::from_secs(61));
+    store.ingest(next, vec![customer_text(2, after_lease)], after_lease).await.unwrap();
+
+    let mut one = claim_at(after_lease.plus(Duration::from_secs(1)), "w2");
+    one.limit = 1;
+    let claims = store.claim_hooks(one).await.unwrap();
+    assert_eq!(claims.len(), 1, "the empty lane first in line is passed over");
+    assert_eq!(claims[0].instance.id, next);
 }

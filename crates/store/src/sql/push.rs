@@ -9,7 +9,7 @@ use chatgate_core::store::{
 use chatgate_core::{InstanceId, Timestamp};
 use sqlx::Row;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chatgate_core::Instance;
 
@@ -100,31 +100,38 @@ pub(crate) async fn claim(cx: &mut Cx, request: ClaimRequest) -> StoreResult<Vec
     let lanes: Vec<(i64, Option<String>)> =
         due.into_iter().map(|(_, lane, target)| (lane, target)).collect();
 
-    // The webhook lanes' instances and head notifications, read at once
-    // (two statements a batch, not two a lane) for as many lanes as are
-    // wanted: the candidates beyond stay due for the next claim.
-    let webhook_lanes: Vec<i64> = lanes
-        .iter()
-        .filter(|(_, target)| target.is_none())
-        .map(|(lane, _)| *lane)
-        .take(request.limit)
-        .collect();
-    let (mut instances, mut heads) = webhook_heads(cx, &webhook_lanes).await?;
-    let read: std::collections::HashSet<i64> = webhook_lanes.into_iter().collect();
+    // The webhook lanes' instances and head notifications are read a slice
+    // at a time (two statements a slice, not two a lane), as many lanes as
+    // are still wanted: the candidates beyond stay due for the next claim.
+    // A lane found unusable (no head due, no webhook URL) makes the next
+    // lane needed, and a further slice is read when the loop reaches it.
+    let webhook_lanes: Vec<i64> =
+        lanes.iter().filter(|(_, target)| target.is_none()).map(|(lane, _)| *lane).collect();
+    let mut unread = webhook_lanes.as_slice();
+    let mut read: HashSet<i64> = HashSet::new();
+    let mut instances: HashMap<i64, Instance> = HashMap::new();
+    let mut heads: HashMap<i64, DbRow> = HashMap::new();
 
     let mut claims = Vec::with_capacity(request.limit.min(lanes.len()));
     // Webhook heads claimed: their attempts are counted and their lanes
     // leased together after the loop.
-    let mut leased: Vec<(i64, i64)> = Vec::new();
-    let mut callback_leases: std::collections::HashMap<i64, i64> = Default::default();
+    let mut taken: Vec<(i64, i64)> = Vec::new();
+    let mut callback_leases: HashMap<i64, i64> = HashMap::new();
     for (lane, target) in lanes {
         if claims.len() >= request.limit {
             break;
         }
         let id = super::rows::instance_id(lane)?;
-        if target.is_none() {
+        let Some(url) = target else {
             if !read.contains(&lane) {
-                continue;
+                // Lanes are met in order, so this one opens the unread part.
+                let wanted = (request.limit - claims.len()).min(unread.len());
+                let (slice, rest) = unread.split_at(wanted);
+                unread = rest;
+                let (more_instances, more_heads) = webhook_heads(cx, slice).await?;
+                instances.extend(more_instances);
+                heads.extend(more_heads);
+                read.extend(slice.iter().copied());
             }
             let instance = match instances.remove(&lane) {
                 Some(instance) if instance.settings.webhook_url.is_some() => instance,
@@ -146,7 +153,7 @@ pub(crate) async fn claim(cx: &mut Cx, request: ClaimRequest) -> StoreResult<Vec
             };
             let receipt: i64 = head.try_get("receipt").map_err(db_error)?;
             let attempts: i64 = head.try_get("attempts").map_err(db_error)?;
-            leased.push((lane, receipt));
+            taken.push((lane, receipt));
             claims.push(HookClaim {
                 receipt_id: u64::try_from(receipt).unwrap_or_default(),
                 instance,
@@ -156,7 +163,7 @@ pub(crate) async fn claim(cx: &mut Cx, request: ClaimRequest) -> StoreResult<Vec
                 service_secret_sealed: None,
             });
             continue;
-        }
+        };
         let leased = match callback_leases.get(&lane) {
             Some(n) => *n,
             None => query(
@@ -176,19 +183,17 @@ pub(crate) async fn claim(cx: &mut Cx, request: ClaimRequest) -> StoreResult<Vec
             continue;
         }
         callback_leases.insert(lane, leased + 1);
-        let instance = match (load_instance(cx, id).await?, &target) {
-            (Some(instance), _) => instance,
+        let instance = match load_instance(cx, id).await? {
+            Some(instance) => instance,
             // A deleted instance's callbacks still go out.
-            (None, Some(url)) => match load_any_instance(cx, id).await? {
+            None => match load_any_instance(cx, id).await? {
                 Some(instance) => instance,
                 None => {
-                    drop_callback_lane(cx, id, url, request.now).await?;
+                    drop_callback_lane(cx, id, &url, request.now).await?;
                     continue;
                 }
             },
-            (None, None) => continue,
         };
-        let Some(url) = target else { continue };
         // The query matches its partial index exactly.
         let head = query(concat!(
             "SELECT n.id AS receipt, n.attempts, n.next_attempt_at, n.target, n.callback, ",
@@ -245,7 +250,7 @@ pub(crate) async fn claim(cx: &mut Cx, request: ClaimRequest) -> StoreResult<Vec
             service_secret_sealed,
         });
     }
-    lease_webhook_lanes(cx, &leased, &request).await?;
+    lease_webhook_lanes(cx, &taken, &request).await?;
     Ok(claims)
 }
 
@@ -587,7 +592,7 @@ async fn finish_webhooks(
     for (_, f) in chunk {
         lookup = lookup.bind(i64::try_from(f.claim.receipt_id).unwrap_or(i64::MAX));
     }
-    let mut held = std::collections::HashMap::new();
+    let mut held = HashMap::new();
     for row in lookup.fetch_all(&mut cx.conn).await.map_err(db_error)? {
         let id: i64 = row.try_get("id").map_err(db_error)?;
         let attempts: i64 = row.try_get("attempts").map_err(db_error)?;
@@ -596,6 +601,7 @@ async fn finish_webhooks(
         held.insert(id, (attempts, state, owner));
     }
     let mut ours = Vec::with_capacity(chunk.len());
+    let mut counted = HashSet::new();
     let mut outcome = Vec::with_capacity(chunk.len());
     for (i, f) in chunk {
         let receipt = i64::try_from(f.claim.receipt_id).unwrap_or(i64::MAX);
@@ -604,7 +610,9 @@ async fn finish_webhooks(
                 && state == "pending"
                 && owner.as_deref() == Some(f.owner.0.as_str())
         });
-        if holds {
+        // The same push finished twice in one batch counts once, as it
+        // would one after the other (the first ends the lease).
+        if holds && counted.insert(receipt) {
             ours.push((receipt, f));
             outcome.push((*i, Finished::Applied));
         } else {
@@ -686,8 +694,7 @@ async fn finish_webhooks(
     // The leases end and each lane is ready when its new head is due (the
     // statement of [`recompute_lane`], for every lane at once; a lane
     // finished here is leased to us, so no live lease is passed over).
-    let lanes: std::collections::BTreeSet<i64> =
-        ours.iter().map(|(_, f)| id_value(f.claim.instance.id)).collect();
+    let lanes: BTreeSet<i64> = ours.iter().map(|(_, f)| id_value(f.claim.instance.id)).collect();
     let sql = format!(
         "UPDATE hook_lanes SET lease_owner = NULL, lease_until = NULL, ready_at = \
          CASE WHEN push THEN (SELECT n.next_attempt_at FROM notifications n \

@@ -507,7 +507,9 @@ async fn apply_batch(cx: &mut Cx, batch: Vec<Op>, signal: &NotificationSignal) -
                     }
                     other => delivered.push(apply_one(cx, other).await),
                 }
-                record_op(kind, delivered.len() - before, started);
+                if delivered.len() > before {
+                    record_op(kind, delivered.len() - before, started);
+                }
             }
             // Other nodes learn of new notifications when this commits.
             if let Err(e) =
@@ -556,6 +558,17 @@ async fn finish_hooks(
     run: Vec<(push::HookFinishing, Reply<Finished>)>,
     delivered: &mut Vec<Box<dyn Deliver>>,
 ) {
+    if let [_] = run.as_slice() {
+        // Alone, it takes the per-op path: applied once, in its savepoint.
+        for (f, reply) in run {
+            let push::HookFinishing { claim, owner, attempt, finish } = f;
+            delivered.push(
+                run_op(cx, reply, |c| Box::pin(push::finish(c, claim, owner, attempt, finish)))
+                    .await,
+            );
+        }
+        return;
+    }
     let (finishing, replies): (Vec<_>, Vec<_>) = run.into_iter().unzip();
     let copies: Vec<push::HookFinishing> =
         finishing.iter().map(push::HookFinishing::clone).collect();
