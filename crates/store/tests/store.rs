@@ -644,6 +644,15 @@ async fn the_work_totals_count_queued_messages_and_pending_notifications(db: Tes
     assert!(oldest >= T0 && oldest <= later, "{totals:?}");
 }
 
+/// An instance with a webhook URL: its notifications are pushed.
+async fn pushing_instance(store: &dyn Store) -> InstanceId {
+    let (instance, _) = instance(store, 0).await;
+    let settings =
+        Settings { webhook_url: Some("http://hook.test/in".into()), ..instance.settings };
+    store.update_settings(instance.id, &settings).await.unwrap().unwrap();
+    instance.id
+}
+
 /// The hook worker's concurrent pushes reach the writer together and are
 /// finished in one batch: each outcome still lands on its own notification
 /// and lane, and a finish whose lease is gone changes nothing.
@@ -652,14 +661,11 @@ async fn pushes_finished_together_are_each_recorded_as_if_finished_alone(db: Tes
     let store = db.open().await;
     let mut instances = Vec::new();
     for _ in 0..4 {
-        let (instance, _) = instance(&*store, 0).await;
-        let settings =
-            Settings { webhook_url: Some("http://hook.test/in".into()), ..instance.settings };
-        store.update_settings(instance.id, &settings).await.unwrap().unwrap();
+        let instance = pushing_instance(&*store).await;
         // Two events each: the second waits behind the first.
         let events = vec![customer_text(1, T0), customer_text(2, T0)];
-        store.ingest(instance.id, events, T0).await.unwrap();
-        instances.push(instance.id);
+        store.ingest(instance, events, T0).await.unwrap();
+        instances.push(instance);
     }
     let worker = claim_at(T0, "w1");
     let claims = store.claim_hooks(worker.clone()).await.unwrap();
@@ -784,15 +790,7 @@ async fn a_failing_change_in_a_group_commit_is_undone_alone(db: TestDb) {
 /// passes over it to the next due lane instead of coming back empty.
 async fn a_due_lane_with_nothing_to_push_does_not_hide_the_next_one(db: TestDb) {
     let store = db.open().await;
-    let mut pushing = Vec::new();
-    for _ in 0..2 {
-        let (instance, _) = instance(&*store, 0).await;
-        let settings =
-            Settings { webhook_url: Some("http://hook.test/in".into()), ..instance.settings };
-        store.update_settings(instance.id, &settings).await.unwrap().unwrap();
-        pushing.push(instance.id);
-    }
-    let (emptied, next) = (pushing[0], pushing[1]);
+    let (emptied, next) = (pushing_instance(&*store).await, pushing_instance(&*store).await);
     store.ingest(emptied, vec![customer_text(1, T0)], T0).await.unwrap();
     let mut one = claim_at(T0, "w1");
     one.limit = 1;
