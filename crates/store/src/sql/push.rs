@@ -140,14 +140,7 @@ pub(crate) async fn claim(cx: &mut Cx, request: ClaimRequest) -> StoreResult<Vec
                     continue;
                 }
             };
-            let head = heads.remove(&lane);
-            let due = head
-                .as_ref()
-                .map(|h| h.try_get::<i64, _>("next_attempt_at"))
-                .transpose()
-                .map_err(db_error)?
-                .is_some_and(|at| at <= now);
-            let (Some(head), true) = (head, due) else {
+            let Some(head) = due_head(heads.remove(&lane), now)? else {
                 recompute_lane(cx, id, Some(request.now)).await?;
                 continue;
             };
@@ -207,13 +200,7 @@ pub(crate) async fn claim(cx: &mut Cx, request: ClaimRequest) -> StoreResult<Vec
         .fetch_optional(&mut cx.conn)
         .await
         .map_err(db_error)?;
-        let due = head
-            .as_ref()
-            .map(|h| h.try_get::<i64, _>("next_attempt_at"))
-            .transpose()
-            .map_err(db_error)?
-            .is_some_and(|at| at <= now);
-        let (Some(head), true) = (head, due) else {
+        let Some(head) = due_head(head, now)? else {
             recompute_callback_lane(cx, id, &url, Some(request.now)).await?;
             continue;
         };
@@ -252,6 +239,13 @@ pub(crate) async fn claim(cx: &mut Cx, request: ClaimRequest) -> StoreResult<Vec
     }
     lease_webhook_lanes(cx, &taken, &request).await?;
     Ok(claims)
+}
+
+/// A lane's head notification, if there is one and it is due at `now`.
+fn due_head(head: Option<DbRow>, now: i64) -> StoreResult<Option<DbRow>> {
+    let Some(head) = head else { return Ok(None) };
+    let at: i64 = head.try_get("next_attempt_at").map_err(db_error)?;
+    Ok((at <= now).then_some(head))
 }
 
 /// The live instances of webhook lanes and each lane's head notification

@@ -555,39 +555,31 @@ async fn apply_batch(cx: &mut Cx, batch: Vec<Op>, signal: &NotificationSignal) -
 /// outcome fails alone, as any other op would.
 async fn finish_hooks(
     cx: &mut Cx,
-    run: Vec<(push::HookFinishing, Reply<Finished>)>,
+    mut run: Vec<(push::HookFinishing, Reply<Finished>)>,
     delivered: &mut Vec<Box<dyn Deliver>>,
 ) {
-    if let [_] = run.as_slice() {
-        // Alone, it takes the per-op path: applied once, in its savepoint.
-        for (f, reply) in run {
-            let push::HookFinishing { claim, owner, attempt, finish } = f;
-            delivered.push(
-                run_op(cx, reply, |c| Box::pin(push::finish(c, claim, owner, attempt, finish)))
-                    .await,
-            );
+    if run.len() > 1 {
+        let (finishing, replies): (Vec<_>, Vec<_>) = run.into_iter().unzip();
+        let copies = finishing.clone();
+        match in_savepoint(cx, |c| Box::pin(push::finish_many(c, finishing))).await {
+            Ok(results) => {
+                for (reply, result) in replies.into_iter().zip(results) {
+                    delivered.push(Box::new(Pending { reply, result: Ok(result) }));
+                }
+                return;
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "a batch of push outcomes failed; applying each alone");
+                run = copies.into_iter().zip(replies).collect();
+            }
         }
-        return;
     }
-    let (finishing, replies): (Vec<_>, Vec<_>) = run.into_iter().unzip();
-    let copies: Vec<push::HookFinishing> =
-        finishing.iter().map(push::HookFinishing::clone).collect();
-    match in_savepoint(cx, |c| Box::pin(push::finish_many(c, finishing))).await {
-        Ok(results) => {
-            for (reply, result) in replies.into_iter().zip(results) {
-                delivered.push(Box::new(Pending { reply, result: Ok(result) }));
-            }
-        }
-        Err(e) => {
-            tracing::debug!(error = %e, "a batch of push outcomes failed; applying each alone");
-            for (f, reply) in copies.into_iter().zip(replies) {
-                let push::HookFinishing { claim, owner, attempt, finish } = f;
-                delivered.push(
-                    run_op(cx, reply, |c| Box::pin(push::finish(c, claim, owner, attempt, finish)))
-                        .await,
-                );
-            }
-        }
+    // Alone, or again one by one: each in its own savepoint.
+    for (f, reply) in run {
+        let push::HookFinishing { claim, owner, attempt, finish } = f;
+        delivered.push(
+            run_op(cx, reply, |c| Box::pin(push::finish(c, claim, owner, attempt, finish))).await,
+        );
     }
 }
 
