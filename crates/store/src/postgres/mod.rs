@@ -105,6 +105,29 @@ pub(crate) mod backend {
         sqlx::query(translated)
     }
 
+    /// Reading a row's columns by name.
+    pub use sqlx::Row as RowExt;
+
+    /// A type a column's value can be read as.
+    pub trait Decode<'r>: sqlx::Decode<'r, Db> + sqlx::Type<Db> {}
+    impl<'r, T: sqlx::Decode<'r, Db> + sqlx::Type<Db>> Decode<'r> for T {}
+
+    /// Statements without parameters (the writer's `BEGIN`, `SAVEPOINT`
+    /// and `COMMIT`).
+    pub fn raw_sql(sql: &'static str) -> sqlx::RawSql {
+        sqlx::raw_sql(sql)
+    }
+
+    /// Whether the writer's connection still answers.
+    pub async fn ping(conn: &mut Conn) -> Result<(), sqlx::Error> {
+        sqlx::Connection::ping(conn).await
+    }
+
+    /// Closes the writer's connection.
+    pub async fn close(conn: Conn) {
+        let _ = sqlx::Connection::close(conn).await;
+    }
+
     /// A query built at run time (a multi-row insert, an `IN` list).
     pub fn query_owned(sql: String) -> Query<'static, Db, <Db as sqlx::Database>::Arguments> {
         sqlx::query(AssertSqlSafe(translate(&sql)))

@@ -1,8 +1,8 @@
 //! Removing what outlived its retention, in bounded batches.
 
+use super::backend::RowExt;
 use chatgate_core::Timestamp;
 use chatgate_core::store::{Purged, StoreResult};
-use sqlx::Row;
 
 use super::backend::{query, query_owned};
 use super::journal::in_list;

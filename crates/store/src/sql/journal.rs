@@ -4,11 +4,11 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use super::backend::RowExt;
 use chatgate_core::event::{EventId, EventPayload, Inbound, OutgoingMessage, Sender};
 use chatgate_core::message::{Body, Callback, Content};
 use chatgate_core::store::{Ingested, ReplayFrom, StoreError, StoreResult};
 use chatgate_core::{InstanceId, Settings, Timestamp};
-use sqlx::Row;
 
 use super::backend::{Conn, DbRow, query, query_owned};
 use super::rows::{self, db_error, id_value};

@@ -23,7 +23,7 @@ use chatgate_core::{
     Instance, InstanceId, InstanceState, MessageId, Recipient, Settings, Timestamp, WebhookFormat,
 };
 
-use sqlx::Row;
+use super::backend::RowExt;
 
 use super::backend::{DbRow, query, query_owned};
 use super::journal::{self, INSERT_CHUNK, in_list, push_placeholders};

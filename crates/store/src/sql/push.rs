@@ -1,13 +1,13 @@
 //! The push side of the notification queue: one lane per instance, leased
 //! to one hook worker at a time so notifications go out in sequence order.
 
+use super::backend::RowExt;
 use chatgate_core::event::{EventPayload, WebhookDisabled};
 use chatgate_core::message::Callback;
 use chatgate_core::store::{
     ClaimRequest, DeliveryAttempt, Finished, HookClaim, HookFinish, StoreResult, WorkerId,
 };
 use chatgate_core::{InstanceId, Timestamp};
-use sqlx::Row;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -377,14 +377,13 @@ async fn lease_lane(
              ready_at = COALESCE(?2, ready_at) WHERE instance_id = ?3 AND target = ?4",
         ),
     };
-    query
-        .bind(owner)
-        .bind(until)
-        .bind(id_value(instance))
-        .bind(target)
-        .execute(&mut cx.conn)
-        .await
-        .map_err(db_error)?;
+    let query = query.bind(owner).bind(until).bind(id_value(instance));
+    // A callback lane is also named by its target; a webhook lane is not.
+    let query = match target {
+        Some(target) => query.bind(target),
+        None => query,
+    };
+    query.execute(&mut cx.conn).await.map_err(db_error)?;
     Ok(())
 }
 

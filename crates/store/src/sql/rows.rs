@@ -1,7 +1,8 @@
 //! Rows ↔ domain values. The column lists live here, beside the decoders
 //! that depend on their order-free names.
 
-use super::backend::{Db, DbRow};
+use super::backend::RowExt;
+use super::backend::{DbRow, Decode};
 use chatgate_core::clock::Timestamp;
 use chatgate_core::ids::{InstanceId, MessageId, TokenHash};
 use chatgate_core::instance::{
@@ -9,7 +10,6 @@ use chatgate_core::instance::{
 };
 use chatgate_core::message::{Content, MessageStatus, OutboundMessage, Recipient, Transition};
 use chatgate_core::store::{StoreError, StoreResult};
-use sqlx::Row;
 
 use crate::at_rest::SecretsAtRest;
 
@@ -50,10 +50,7 @@ fn corrupt(what: &str, value: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("bad {what}: {value}"))
 }
 
-fn get<'r, T>(row: &'r DbRow, column: &str) -> StoreResult<T>
-where
-    T: sqlx::Decode<'r, Db> + sqlx::Type<Db>,
-{
+fn get<'r, T: Decode<'r>>(row: &'r DbRow, column: &str) -> StoreResult<T> {
     row.try_get(column).map_err(db_error)
 }
 

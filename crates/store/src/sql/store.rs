@@ -4,6 +4,7 @@
 //! `backend` in `sqlite/mod.rs` and `postgres/mod.rs`). Reads go to a pool;
 //! every change goes to the one writer task (see `writer`).
 
+use super::backend::RowExt;
 use async_trait::async_trait;
 use chatgate_core::contact::Contact;
 use chatgate_core::event::{Event, EventId, Inbound};
@@ -21,7 +22,6 @@ use chatgate_core::{
     Instance, InstanceId, InstanceState, MessageId, OutboundMessage, Settings, Timestamp,
     TokenHash, WebhookFormat,
 };
-use sqlx::Row;
 use tokio::sync::{mpsc, oneshot};
 
 use std::sync::Arc;

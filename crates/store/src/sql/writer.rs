@@ -384,7 +384,7 @@ pub(crate) async fn run(
                 }
             }
             let committed = apply_batch(&mut cx, std::mem::take(&mut batch), &signal).await;
-            if !committed && !broken && sqlx::Connection::ping(&mut cx.conn).await.is_err() {
+            if !committed && !broken && super::backend::ping(&mut cx.conn).await.is_err() {
                 broken = true;
                 tracing::warn!("the store writer lost its database connection; reconnecting");
             }
@@ -394,12 +394,12 @@ pub(crate) async fn run(
             while let Ok(op) = rx.try_recv() {
                 drop(op);
             }
-            let _ = sqlx::Connection::close(cx.conn).await;
+            super::backend::close(cx.conn).await;
             let _ = done.send(());
             return;
         }
     }
-    let _ = sqlx::Connection::close(cx.conn).await;
+    super::backend::close(cx.conn).await;
 }
 
 /// Applies one batch in one transaction; true when it committed.
@@ -407,7 +407,7 @@ async fn apply_batch(cx: &mut Cx, batch: Vec<Op>, signal: &NotificationSignal) -
     let started = Instant::now();
     let size = batch.len();
     let mut delivered: Vec<Box<dyn Deliver>> = Vec::with_capacity(size);
-    let commit = match sqlx::raw_sql(super::backend::BEGIN).execute(&mut cx.conn).await {
+    let commit = match super::backend::raw_sql(super::backend::BEGIN).execute(&mut cx.conn).await {
         Err(e) => Err(super::rows::db_error(e)),
         Ok(_) => {
             let mut ops = batch.into_iter().peekable();
@@ -517,10 +517,10 @@ async fn apply_batch(cx: &mut Cx, batch: Vec<Op>, signal: &NotificationSignal) -
             {
                 tracing::warn!(error = %e, "announcing notifications to other nodes failed");
             }
-            match sqlx::raw_sql("COMMIT").execute(&mut cx.conn).await {
+            match super::backend::raw_sql("COMMIT").execute(&mut cx.conn).await {
                 Ok(_) => Ok(()),
                 Err(e) => {
-                    let _ = sqlx::raw_sql("ROLLBACK").execute(&mut cx.conn).await;
+                    let _ = super::backend::raw_sql("ROLLBACK").execute(&mut cx.conn).await;
                     Err(super::rows::db_error(e))
                 }
             }
@@ -599,10 +599,13 @@ async fn in_savepoint<T>(
     cx: &mut Cx,
     f: impl for<'a> FnOnce(&'a mut Cx) -> Work<'a, T>,
 ) -> StoreResult<T> {
-    sqlx::raw_sql("SAVEPOINT op").execute(&mut cx.conn).await.map_err(super::rows::db_error)?;
+    super::backend::raw_sql("SAVEPOINT op")
+        .execute(&mut cx.conn)
+        .await
+        .map_err(super::rows::db_error)?;
     let result = f(cx).await;
     let end = if result.is_ok() { "RELEASE op" } else { "ROLLBACK TO op; RELEASE op" };
-    sqlx::raw_sql(end).execute(&mut cx.conn).await.map_err(super::rows::db_error)?;
+    super::backend::raw_sql(end).execute(&mut cx.conn).await.map_err(super::rows::db_error)?;
     result
 }
 

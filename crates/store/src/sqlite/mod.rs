@@ -8,17 +8,14 @@
 shared_sql_modules!();
 
 /// What the shared SQL code needs of SQLite: its types, and the SQL as
-/// written (the shared code is written in SQLite's placeholder style).
+/// written (the shared code is written in SQLite's placeholder style). The
+/// writer's connection is driven on the writer's thread, the readers'
+/// through sqlx; see `direct`.
 pub(crate) mod backend {
-    use sqlx::AssertSqlSafe;
-    use sqlx::query::Query;
+    pub use super::direct::{Decode, RowExt, WriterConn as Conn, query, query_owned, raw_sql};
 
-    /// The database.
-    pub type Db = sqlx::Sqlite;
-    /// One connection.
-    pub type Conn = sqlx::SqliteConnection;
     /// One row.
-    pub type DbRow = sqlx::sqlite::SqliteRow;
+    pub type DbRow = super::direct::Row;
     /// The readers' pool.
     pub type DbPool = sqlx::SqlitePool;
     /// What the store keeps besides: the database file.
@@ -35,14 +32,14 @@ pub(crate) mod backend {
     /// nothing, one process owns the file.
     pub const LOCK: &str = "";
 
-    /// A query; SQLite runs the shared SQL as written.
-    pub fn query(sql: &'static str) -> Query<'static, Db, <Db as sqlx::Database>::Arguments> {
-        sqlx::query(sql)
+    /// Whether the writer's connection still answers.
+    pub async fn ping(conn: &mut Conn) -> Result<(), sqlx::Error> {
+        conn.ping()
     }
 
-    /// A query built at run time (a multi-row insert, an `IN` list).
-    pub fn query_owned(sql: String) -> Query<'static, Db, <Db as sqlx::Database>::Arguments> {
-        sqlx::query(AssertSqlSafe(sql))
+    /// Closes the writer's connection.
+    pub async fn close(conn: Conn) {
+        drop(conn);
     }
 
     /// Run in the batch's transaction before its commit, after the
@@ -56,6 +53,8 @@ pub(crate) mod backend {
         Ok(())
     }
 }
+
+mod direct;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -151,26 +150,33 @@ impl store::SqlStore {
             })
             .busy_timeout(Duration::from_secs(10))
             .pragma("temp_store", "memory");
-        let mut writer_conn = connect.connect().await.map_err(db_error)?;
+        let mut migrating = connect.connect().await.map_err(db_error)?;
         MIGRATOR
-            .run(&mut writer_conn)
+            .run(&mut migrating)
             .await
             .map_err(|e| StoreError::Unavailable(format!("migrations failed: {e}")))?;
+        let _ = sqlx::Connection::close(migrating).await;
+        let synchronous = match options.durability {
+            Durability::Full => "FULL",
+            Durability::Normal => "NORMAL",
+        };
         let secrets = SecretsAtRest::new(options.vault.clone());
-        store::seal_every_instance_secret(&mut writer_conn, &secrets).await?;
-        // The writer opens its own connection on its own thread (see
-        // `writer::spawn`): SQLite's driver thread for it starts there.
-        let _ = sqlx::Connection::close(writer_conn).await;
+        let mut sealing = direct::WriterConn::open(&options.path, synchronous).map_err(db_error)?;
+        store::seal_every_instance_secret(&mut sealing, &secrets).await?;
+        drop(sealing);
         let reader = SqlitePoolOptions::new()
             .max_connections(options.readers.max(1))
             .min_connections(1)
-            .connect_with(connect.clone())
+            .connect_with(connect)
             .await
             .map_err(db_error)?;
+        // The writer opens its own connection on its own thread and drives
+        // it there (see `direct`).
+        let path = options.path.clone();
         let writer::Writer { writes, signal, cache } = writer::spawn(
             std::sync::Arc::new(move || {
-                let connect = connect.clone();
-                Box::pin(async move { connect.connect().await.map_err(db_error) })
+                let opened = direct::WriterConn::open(&path, synchronous).map_err(db_error);
+                Box::pin(async move { opened })
             }),
             options.batch_max,
             options.pin_writer,
@@ -203,9 +209,10 @@ mod tests {
         let handle = recorder.handle();
         // The writer runs on this thread here, so a local recorder sees it.
         let _local = metrics::set_default_local_recorder(&recorder);
-        let mut conn =
-            SqliteConnectOptions::from_str("sqlite::memory:").unwrap().connect().await.unwrap();
-        MIGRATOR.run(&mut conn).await.unwrap();
+        let mut conn = direct::WriterConn::open_in_memory().unwrap();
+        for migration in MIGRATOR.iter() {
+            conn.run_script(migration.sql.as_str()).unwrap();
+        }
         let (writes, rx) = mpsc::channel(8);
         let mut answers = Vec::new();
         for _ in 0..3 {
