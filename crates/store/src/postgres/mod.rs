@@ -118,6 +118,9 @@ pub(crate) mod backend {
         sqlx::raw_sql(sql)
     }
 
+    /// Run after each commit of the writer's (nothing to do).
+    pub async fn after_commit(_conn: &mut Conn) {}
+
     /// Whether the writer's connection still answers.
     pub async fn ping(conn: &mut Conn) -> Result<(), sqlx::Error> {
         sqlx::Connection::ping(conn).await

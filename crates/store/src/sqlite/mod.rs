@@ -32,6 +32,11 @@ pub(crate) mod backend {
     /// nothing, one process owns the file.
     pub const LOCK: &str = "";
 
+    /// Run after each commit of the writer's (tells the WAL checkpointer).
+    pub async fn after_commit(conn: &mut Conn) {
+        conn.committed();
+    }
+
     /// Whether the writer's connection still answers.
     pub async fn ping(conn: &mut Conn) -> Result<(), sqlx::Error> {
         conn.ping()
@@ -109,8 +114,7 @@ pub struct SqliteOptions {
     pub readers: u32,
     /// Most requests in one group commit.
     pub batch_max: usize,
-    /// Whether the writer thread (and SQLite's thread for its connection)
-    /// keeps to one core; see `writer::spawn`.
+    /// Whether the writer thread keeps to one core; see `writer::spawn`.
     pub pin_writer: bool,
     /// The server key's vault: instance secrets are stored sealed with it
     /// (see `at_rest`), so the same key must open the database again.
@@ -173,9 +177,12 @@ impl store::SqlStore {
         // The writer opens its own connection on its own thread and drives
         // it there (see `direct`).
         let path = options.path.clone();
+        let checkpointer = direct::Checkpointer::start(&path, synchronous).map_err(db_error)?;
         let writer::Writer { writes, signal, cache } = writer::spawn(
             std::sync::Arc::new(move || {
-                let opened = direct::WriterConn::open(&path, synchronous).map_err(db_error);
+                let opened = direct::WriterConn::open(&path, synchronous)
+                    .and_then(|conn| conn.checkpoint_with(&checkpointer))
+                    .map_err(db_error);
                 Box::pin(async move { opened })
             }),
             options.batch_max,
