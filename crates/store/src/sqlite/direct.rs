@@ -34,6 +34,11 @@ use sqlx::{AssertSqlSafe, Column as _, Row as _, TypeInfo as _, ValueRef as _};
 /// built at run time (multi-row inserts, `IN` lists).
 const STATEMENT_CACHE: usize = 1024;
 
+/// The longest SQL whose prepared statement is kept. A multi-row insert of
+/// hundreds of rows prepares into hundreds of kilobytes and is rare in its
+/// exact shape; preparing it again costs little beside its rows.
+const CACHED_SQL_MAX: usize = 4096;
+
 /// How long a statement waits for a lock held by another connection (a
 /// reader's checkpoint, or another process) before it fails.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -132,7 +137,7 @@ impl WriterConn {
         keep: Rows,
         persistent: bool,
     ) -> Result<Done, sqlx::Error> {
-        let (rows, writes) = if persistent {
+        let (rows, writes) = if persistent && sql.len() <= CACHED_SQL_MAX {
             let mut statement = self.conn.prepare_cached(sql).map_err(error)?;
             step(&mut statement, sql, args, keep)?
         } else {
