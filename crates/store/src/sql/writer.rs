@@ -277,12 +277,14 @@ fn pin_to_one_core() {
 /// Starts the writer on a thread of its own, with its own single-threaded
 /// runtime, and returns once its connection is open.
 ///
-/// The writer hops to the database for every statement of a batch; on the
-/// shared runtime each hop back waited behind every HTTP task in the run
-/// queue (a batch of 30 sends took 5 ms, mostly waiting to be polled). On
-/// its own thread it is polled the moment its statement is done. The
-/// connection is opened on that runtime too, so a PostgreSQL socket is
-/// driven by the writer's own reactor. With `pin`, the thread keeps to one
+/// On PostgreSQL the writer waits on the server for every statement of a
+/// batch (on SQLite it drives its connection itself, see `sqlite/direct.rs`;
+/// before, it waited on sqlx's driver thread the same way). On the shared
+/// runtime each wait's wake-up queued behind every HTTP task (a batch of 30
+/// sends took 5 ms, mostly waiting to be polled); on its own thread it is
+/// polled the moment its statement is done. The connection is opened on
+/// that runtime too, so a PostgreSQL socket is driven by the writer's own
+/// reactor. With `pin`, the thread keeps to one
 /// core (see [`pin_to_one_core`]): the push drain went from 1 070 to 3 500
 /// deliveries/s with it, end to end from 131 to 420 messages/s.
 pub(crate) async fn spawn(
@@ -394,6 +396,9 @@ pub(crate) async fn run(
                 drop(op);
             }
             super::backend::close(cx.conn).await;
+            // What the connections share (SQLite's checkpoint thread) is
+            // finished before the store is said to be closed.
+            drop(reconnect);
             let _ = done.send(());
             return;
         }

@@ -30,17 +30,32 @@ use sqlx::sqlite::{SqlitePool, SqliteRow};
 use sqlx::{AssertSqlSafe, Column as _, Row as _, TypeInfo as _, ValueRef as _};
 
 /// How many prepared statements the writer keeps. Every fixed statement of
-/// the shared SQL fits, besides the most recent shapes of the statements
-/// built at run time (multi-row inserts, `IN` lists).
-const STATEMENT_CACHE: usize = 1024;
+/// the shared SQL fits, besides the most recent shapes of the small
+/// statements built at run time (multi-row inserts, `IN` lists).
+const STATEMENT_CACHE: usize = 512;
 
-/// The longest SQL whose prepared statement is kept. A multi-row insert of
-/// hundreds of rows prepares into hundreds of kilobytes and is rare in its
-/// exact shape; preparing it again costs little beside its rows.
-const CACHED_SQL_MAX: usize = 4096;
+/// The most parameters of a statement whose prepared form is kept. A
+/// multi-row insert of a hundred rows, or an `IN` list of hundreds, keeps
+/// over 100 KB prepared and is rare in its exact shape; preparing it again
+/// costs little beside its rows. Under this bound the cache stays within
+/// about 10 MB.
+const CACHED_PARAMETERS_MAX: usize = 64;
 
-/// How long a statement waits for a lock held by another connection (a
-/// reader's checkpoint, or another process) before it fails.
+/// The WAL size, in pages, at which a commit of the writer's checkpoints by
+/// itself, as a backstop to the [`Checkpointer`] (16 MiB of 4 KiB pages).
+/// SQLite starts the WAL file over only when a write begins after a
+/// checkpoint copied every frame; the checkpointer runs beside the writer
+/// and, while commits follow each other without a pause, never catches up
+/// with the last one. This bounds the WAL under sustained load.
+const WAL_BACKSTOP_PAGES: u32 = 4000;
+
+/// What the WAL file is cut back to after it started over (64 MiB): a burst
+/// that grew it does not keep the disk space.
+const WAL_SIZE_LIMIT: u64 = 64 * 1024 * 1024;
+
+/// How long a statement waits for a lock held by another connection (the
+/// checkpointer, or another process such as the CLI on the same file)
+/// before it fails.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The writer's connection: one SQLite handle, used only by the thread that
@@ -81,8 +96,10 @@ impl WriterConn {
         conn.busy_timeout(BUSY_TIMEOUT).map_err(error)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let mut this = Self { conn, checkpointer: None };
+        let size_limit = format!("PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}");
         for pragma in [
             "PRAGMA journal_mode = WAL",
+            size_limit.as_str(),
             "PRAGMA foreign_keys = ON",
             "PRAGMA temp_store = memory",
             match synchronous {
@@ -107,9 +124,11 @@ impl WriterConn {
     }
 
     /// Leaves WAL checkpoints to `checkpointer` (see [`Checkpointer`]):
-    /// this connection's commits no longer run them.
+    /// this connection's commits run one only when the WAL reaches
+    /// [`WAL_BACKSTOP_PAGES`] (1 000 by default).
     pub fn checkpoint_with(mut self, checkpointer: &Checkpointer) -> Result<Self, sqlx::Error> {
-        self.run("PRAGMA wal_autocheckpoint = 0", Vec::new(), Rows::None, false)?;
+        let backstop = format!("PRAGMA wal_autocheckpoint = {WAL_BACKSTOP_PAGES}");
+        self.run(&backstop, Vec::new(), Rows::None, false)?;
         self.checkpointer = Some(checkpointer.wake.clone());
         Ok(self)
     }
@@ -137,7 +156,7 @@ impl WriterConn {
         keep: Rows,
         persistent: bool,
     ) -> Result<Done, sqlx::Error> {
-        let (rows, writes) = if persistent && sql.len() <= CACHED_SQL_MAX {
+        let (rows, writes) = if persistent && args.len() <= CACHED_PARAMETERS_MAX {
             let mut statement = self.conn.prepare_cached(sql).map_err(error)?;
             step(&mut statement, sql, args, keep)?
         } else {
@@ -211,6 +230,23 @@ fn owned(value: ValueRef<'_>) -> Value {
 #[derive(Debug)]
 pub struct Checkpointer {
     wake: std::sync::mpsc::SyncSender<()>,
+    /// The thread, joined when the checkpointer is dropped.
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Checkpointer {
+    /// Waits for the thread's last checkpoint once every connection that
+    /// wakes it is gone too, so a store that closed leaves no checkpoint
+    /// running on its file.
+    fn drop(&mut self) {
+        // The thread ends when the last sender goes; this one goes here,
+        // the connections' copies with the connections.
+        let (orphan, _) = std::sync::mpsc::sync_channel(0);
+        drop(std::mem::replace(&mut self.wake, orphan));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 impl Checkpointer {
@@ -219,11 +255,11 @@ impl Checkpointer {
     pub fn start(path: &Path, synchronous: &'static str) -> Result<Self, sqlx::Error> {
         let conn = WriterConn::open(path, synchronous)?;
         let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("chatgate-checkpoint".into())
             .spawn(move || checkpoint_when_woken(conn, woken))
             .map_err(sqlx::Error::Io)?;
-        Ok(Self { wake })
+        Ok(Self { wake, thread: Some(thread) })
     }
 }
 
@@ -296,8 +332,9 @@ pub struct Query {
     args: Vec<Value>,
     /// Statements without parameters, separated by `;` (`raw_sql`).
     script: bool,
-    /// Whether the prepared statement is kept for the next run of the same
-    /// SQL (not for SQL built at run time whose shape rarely repeats).
+    /// Whether the prepared statement may be kept for the next run of the
+    /// same SQL (it is when it has at most [`CACHED_PARAMETERS_MAX`]
+    /// parameters).
     persistent: bool,
 }
 
@@ -551,8 +588,10 @@ impl RowExt for Row {
     }
 }
 
-/// A type a column's value can be read as. Strict like sqlx: an integer is
-/// not text, and `NULL` is only an `Option`'s `None`.
+/// A type a column's value can be read as, by the value's storage class:
+/// an integer is not text, text is not a blob, and `NULL` is only an
+/// `Option`'s `None` (sqlx's SQLite driver read it as 0, `""` or `false`);
+/// a real also reads an integer.
 pub trait Decode<'r>: Sized {
     /// The value as this type, or `None` when it is not one.
     fn decode(value: &'r Value) -> Option<Self>;
@@ -763,7 +802,7 @@ mod tests {
         let path = dir.path().join("t.db");
         let file_size = || std::fs::metadata(&path).unwrap().len();
         let (wake, woken) = std::sync::mpsc::sync_channel(1);
-        let checkpointer = Checkpointer { wake };
+        let checkpointer = Checkpointer { wake, thread: None };
         let mut writer =
             WriterConn::open(&path, "FULL").unwrap().checkpoint_with(&checkpointer).unwrap();
         writer.run_script("CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB)").unwrap();
@@ -788,6 +827,34 @@ mod tests {
 
         checkpoint_when_woken(reader, woken);
         assert!(file_size() > 1500 * 4000, "the checkpointer left the file at {}", file_size());
+    }
+
+    #[tokio::test]
+    async fn the_wal_starts_over_under_commits_that_never_pause_for_the_checkpointer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        // A checkpointer that never gets to run.
+        let (wake, _woken) = std::sync::mpsc::sync_channel(1);
+        let checkpointer = Checkpointer { wake, thread: None };
+        let mut writer =
+            WriterConn::open(&path, "FULL").unwrap().checkpoint_with(&checkpointer).unwrap();
+        writer.run_script("CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB)").unwrap();
+        // Three times the backstop, a page a row.
+        for _ in 0..24 {
+            writer.run_script("BEGIN").unwrap();
+            for _ in 0..500 {
+                query("INSERT INTO t (b) VALUES (?)")
+                    .bind(vec![7_u8; 4000])
+                    .execute(&mut writer)
+                    .await
+                    .unwrap();
+            }
+            writer.run_script("COMMIT").unwrap();
+            writer.committed();
+        }
+        let wal = std::fs::metadata(dir.path().join("t.db-wal")).unwrap().len();
+        let bound = u64::from(WAL_BACKSTOP_PAGES + 600) * 4096;
+        assert!(wal <= bound, "the WAL grew to {wal} bytes, over {bound}");
     }
 
     #[tokio::test]
