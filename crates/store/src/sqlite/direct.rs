@@ -129,7 +129,7 @@ impl WriterConn {
     pub fn checkpoint_with(mut self, checkpointer: &Checkpointer) -> Result<Self, sqlx::Error> {
         let backstop = format!("PRAGMA wal_autocheckpoint = {WAL_BACKSTOP_PAGES}");
         self.run(&backstop, Vec::new(), Rows::None, false)?;
-        self.checkpointer = Some(checkpointer.wake.clone());
+        self.checkpointer = checkpointer.wake.clone();
         Ok(self)
     }
 
@@ -225,11 +225,13 @@ fn owned(value: ValueRef<'_>) -> Value {
 /// pages: measured during the end-to-end benchmark, it took a tenth of the
 /// writer's time, on the writer's thread, while every caller of that group
 /// commit waited. A passive checkpoint needs no writer lock, so here it
-/// runs beside the writer's next batch, on another core. The thread ends
-/// when every connection that wakes it is gone.
+/// runs beside the writer's next batch, on another core; the writer's own
+/// commits checkpoint only as a backstop ([`WAL_BACKSTOP_PAGES`]). The
+/// thread ends when every connection that wakes it is gone.
 #[derive(Debug)]
 pub struct Checkpointer {
-    wake: std::sync::mpsc::SyncSender<()>,
+    /// Wakes the thread; `None` once dropped.
+    wake: Option<std::sync::mpsc::SyncSender<()>>,
     /// The thread, joined when the checkpointer is dropped.
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -241,8 +243,7 @@ impl Drop for Checkpointer {
     fn drop(&mut self) {
         // The thread ends when the last sender goes; this one goes here,
         // the connections' copies with the connections.
-        let (orphan, _) = std::sync::mpsc::sync_channel(0);
-        drop(std::mem::replace(&mut self.wake, orphan));
+        drop(self.wake.take());
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -259,7 +260,7 @@ impl Checkpointer {
             .name("chatgate-checkpoint".into())
             .spawn(move || checkpoint_when_woken(conn, woken))
             .map_err(sqlx::Error::Io)?;
-        Ok(Self { wake, thread: Some(thread) })
+        Ok(Self { wake: Some(wake), thread: Some(thread) })
     }
 }
 
@@ -802,7 +803,7 @@ mod tests {
         let path = dir.path().join("t.db");
         let file_size = || std::fs::metadata(&path).unwrap().len();
         let (wake, woken) = std::sync::mpsc::sync_channel(1);
-        let checkpointer = Checkpointer { wake, thread: None };
+        let checkpointer = Checkpointer { wake: Some(wake), thread: None };
         let mut writer =
             WriterConn::open(&path, "FULL").unwrap().checkpoint_with(&checkpointer).unwrap();
         writer.run_script("CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB)").unwrap();
@@ -835,7 +836,7 @@ mod tests {
         let path = dir.path().join("t.db");
         // A checkpointer that never gets to run.
         let (wake, _woken) = std::sync::mpsc::sync_channel(1);
-        let checkpointer = Checkpointer { wake, thread: None };
+        let checkpointer = Checkpointer { wake: Some(wake), thread: None };
         let mut writer =
             WriterConn::open(&path, "FULL").unwrap().checkpoint_with(&checkpointer).unwrap();
         writer.run_script("CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB)").unwrap();
