@@ -797,31 +797,49 @@ mod tests {
         assert_eq!(twos.len(), 2);
     }
 
-    #[tokio::test]
-    async fn the_writers_commits_reach_the_database_file_by_the_checkpointer_not_by_themselves() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.db");
-        let file_size = || std::fs::metadata(&path).unwrap().len();
+    /// A writer on a new file `t.db` in `dir`, with a table `t`, whose
+    /// checkpointer's wake-ups arrive at the receiver returned (no thread
+    /// serves them).
+    fn writer_with_checkpointer(
+        dir: &Path,
+    ) -> (WriterConn, Checkpointer, std::sync::mpsc::Receiver<()>) {
         let (wake, woken) = std::sync::mpsc::sync_channel(1);
         let checkpointer = Checkpointer { wake: Some(wake), thread: None };
-        let mut writer =
-            WriterConn::open(&path, "FULL").unwrap().checkpoint_with(&checkpointer).unwrap();
+        let mut writer = WriterConn::open(&dir.join("t.db"), "FULL")
+            .unwrap()
+            .checkpoint_with(&checkpointer)
+            .unwrap();
         writer.run_script("CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB)").unwrap();
-        let empty = file_size();
-        // Far more than the 1 000 pages after which a commit would
-        // checkpoint by itself.
-        for _ in 0..3 {
+        (writer, checkpointer, woken)
+    }
+
+    /// Commits `commits` transactions of 500 rows of a page each, telling
+    /// the checkpointer after each.
+    async fn commit_pages(writer: &mut WriterConn, commits: usize) {
+        for _ in 0..commits {
             writer.run_script("BEGIN").unwrap();
             for _ in 0..500 {
                 query("INSERT INTO t (b) VALUES (?)")
                     .bind(vec![7_u8; 4000])
-                    .execute(&mut writer)
+                    .execute(&mut *writer)
                     .await
                     .unwrap();
             }
             writer.run_script("COMMIT").unwrap();
             writer.committed();
         }
+    }
+
+    #[tokio::test]
+    async fn the_writers_commits_reach_the_database_file_by_the_checkpointer_not_by_themselves() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let file_size = || std::fs::metadata(&path).unwrap().len();
+        let (mut writer, checkpointer, woken) = writer_with_checkpointer(dir.path());
+        let empty = file_size();
+        // Far more than the 1 000 pages after which a commit would
+        // checkpoint by itself.
+        commit_pages(&mut writer, 3).await;
         let reader = WriterConn::open(&path, "FULL").unwrap();
         drop((writer, checkpointer));
         assert_eq!(file_size(), empty, "the writer checkpointed by itself");
@@ -833,26 +851,10 @@ mod tests {
     #[tokio::test]
     async fn the_wal_starts_over_under_commits_that_never_pause_for_the_checkpointer() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.db");
         // A checkpointer that never gets to run.
-        let (wake, _woken) = std::sync::mpsc::sync_channel(1);
-        let checkpointer = Checkpointer { wake: Some(wake), thread: None };
-        let mut writer =
-            WriterConn::open(&path, "FULL").unwrap().checkpoint_with(&checkpointer).unwrap();
-        writer.run_script("CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB)").unwrap();
+        let (mut writer, _checkpointer, _woken) = writer_with_checkpointer(dir.path());
         // Three times the backstop, a page a row.
-        for _ in 0..24 {
-            writer.run_script("BEGIN").unwrap();
-            for _ in 0..500 {
-                query("INSERT INTO t (b) VALUES (?)")
-                    .bind(vec![7_u8; 4000])
-                    .execute(&mut writer)
-                    .await
-                    .unwrap();
-            }
-            writer.run_script("COMMIT").unwrap();
-            writer.committed();
-        }
+        commit_pages(&mut writer, 24).await;
         let wal = std::fs::metadata(dir.path().join("t.db-wal")).unwrap().len();
         let bound = u64::from(WAL_BACKSTOP_PAGES + 600) * 4096;
         assert!(wal <= bound, "the WAL grew to {wal} bytes, over {bound}");
