@@ -146,6 +146,7 @@ on_both_backends!(
     a_closed_store_refuses_writes_as_unavailable,
     the_admin_overview_counts_backlogs_per_instance_and_lists_the_latest_events,
     the_work_totals_count_queued_messages_and_pending_notifications,
+    platform_ids_and_contacts_are_matched_within_their_own_instance,
     secrets_written_in_clear_before_sealing_are_sealed_when_the_store_opens,
     pushes_finished_together_are_each_recorded_as_if_finished_alone,
     a_failing_change_in_a_group_commit_is_undone_alone,
@@ -590,6 +591,38 @@ fn customer_text(n: usize, at: Timestamp) -> chatgate_core::event::Inbound {
         occurred_at: at,
         platform_time: None,
     }
+}
+
+/// Concurrent ingests of several instances are looked up together (dedupe
+/// keys, known contacts), yet each pair is its own instance's: a platform
+/// id one instance journaled is new to another, and a customer's name one
+/// instance learned is not lent to another.
+async fn platform_ids_and_contacts_are_matched_within_their_own_instance(db: TestDb) {
+    use chatgate_core::store::Ingested;
+    let store = db.open().await;
+    let (first, _) = instance(&*store, 0).await;
+    let (second, _) = instance(&*store, 0).await;
+    let mut named = customer_text(1, T0);
+    if let Some(sender) = named.payload.sender_mut() {
+        sender.name = Some("Ann".into());
+    }
+    store.ingest(first.id, vec![named], T0).await.unwrap();
+
+    let (again, elsewhere, next) = tokio::join!(
+        store.ingest(first.id, vec![customer_text(1, T0)], T0),
+        store.ingest(second.id, vec![customer_text(1, T0)], T0),
+        store.ingest(first.id, vec![customer_text(2, T0)], T0),
+    );
+    assert_eq!(again.unwrap(), [Ingested::Duplicate], "a redelivery to the same instance");
+    assert!(matches!(elsewhere.unwrap()[..], [Ingested::Stored(_)]), "new to the other instance");
+    assert!(matches!(next.unwrap()[..], [Ingested::Stored(_)]));
+
+    let name_in =
+        |events: Vec<chatgate_core::Event>| events[0].payload.sender().and_then(|s| s.name.clone());
+    let latest_first = store.latest_events(first.id, 1).await.unwrap();
+    assert_eq!(name_in(latest_first), Some("Ann".into()), "the instance's own contact");
+    let latest_second = store.latest_events(second.id, 1).await.unwrap();
+    assert_eq!(name_in(latest_second), None, "another instance's contact is not lent");
 }
 
 async fn the_admin_overview_counts_backlogs_per_instance_and_lists_the_latest_events(db: TestDb) {

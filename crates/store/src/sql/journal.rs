@@ -28,6 +28,19 @@ pub(crate) fn push_placeholders(sql: &mut String, rows: usize, columns: usize) {
     }
 }
 
+/// `WITH wanted (instance_id, key) AS (VALUES (?, ?), …) ` for `pairs`
+/// `(instance, key)` pairs, to join with the table a lookup reads: one
+/// index probe a pair. (`instance_id IN (…) AND key IN (…)` probes every
+/// combination of the two lists: 160 000 probes for a batch of 400 events
+/// of 400 instances, 17 ms a batch when the push benchmark built its
+/// backlog.)
+fn wanted_pairs(pairs: usize) -> String {
+    let mut sql = String::from("WITH wanted (instance_id, key) AS (VALUES ");
+    push_placeholders(&mut sql, pairs, 2);
+    sql.push_str(") ");
+    sql
+}
+
 /// `?, ?, ?` for an `IN (…)` list.
 pub(crate) fn in_list(n: usize) -> String {
     vec!["?"; n].join(", ")
@@ -104,12 +117,14 @@ pub(crate) async fn append_many(
         }
     }
     // Dedupe keys the journals already hold.
-    let wanted: Vec<&str> = batch
+    let wanted: Vec<(i64, &str)> = batch
         .iter()
         .filter(|(id, _)| state.contains_key(&id_value(*id)))
-        .flat_map(|(_, events)| events.iter().filter_map(|(_, _, key)| key.as_deref()))
+        .flat_map(|(id, events)| {
+            events.iter().filter_map(|(_, _, key)| Some((id_value(*id), key.as_deref()?)))
+        })
         .collect();
-    let mut seen = known_keys(&mut cx.conn, &instances, &wanted).await?;
+    let mut seen = known_keys(&mut cx.conn, &wanted).await?;
 
     struct Row {
         id: EventId,
@@ -214,38 +229,27 @@ pub(crate) async fn append_many(
     Ok(results)
 }
 
-/// The `(instance, dedupe key)` pairs among `keys` the journals already
+/// The `(instance, dedupe key)` pairs among `wanted` the journals already
 /// hold.
 async fn known_keys(
     conn: &mut Conn,
-    instances: &[i64],
-    keys: &[&str],
+    wanted: &[(i64, &str)],
 ) -> StoreResult<BTreeSet<(i64, String)>> {
     let mut known = BTreeSet::new();
-    if keys.is_empty() {
-        return Ok(known);
-    }
-    for instance_chunk in instances.chunks(INSERT_CHUNK) {
-        for chunk in keys.chunks(INSERT_CHUNK) {
-            let sql = format!(
-                "SELECT instance_id, dedupe_key FROM events \
-                 WHERE dedupe_key IN ({}) AND instance_id IN ({})",
-                in_list(chunk.len()),
-                in_list(instance_chunk.len())
-            );
-            let mut query = query_owned(sql);
-            for key in chunk {
-                query = query.bind(*key);
-            }
-            for id in instance_chunk {
-                query = query.bind(*id);
-            }
-            for row in query.fetch_all(&mut *conn).await.map_err(db_error)? {
-                known.insert((
-                    row.try_get("instance_id").map_err(db_error)?,
-                    row.try_get("dedupe_key").map_err(db_error)?,
-                ));
-            }
+    for chunk in wanted.chunks(INSERT_CHUNK) {
+        let sql = wanted_pairs(chunk.len())
+            + "SELECT e.instance_id, e.dedupe_key FROM wanted w JOIN events e \
+               ON e.instance_id = w.instance_id AND e.dedupe_key = w.key \
+               WHERE e.dedupe_key IS NOT NULL";
+        let mut query = query_owned(sql);
+        for (instance, key) in chunk {
+            query = query.bind(*instance).bind(*key);
+        }
+        for row in query.fetch_all(&mut *conn).await.map_err(db_error)? {
+            known.insert((
+                row.try_get("instance_id").map_err(db_error)?,
+                row.try_get("dedupe_key").map_err(db_error)?,
+            ));
         }
     }
     Ok(known)
@@ -478,41 +482,26 @@ async fn known_contacts(
     wanted: &BTreeSet<(i64, String)>,
 ) -> StoreResult<HashMap<(i64, String), (Option<String>, Option<String>)>> {
     let mut known = HashMap::new();
-    let mut instances: Vec<i64> = wanted.iter().map(|(i, _)| *i).collect();
-    instances.dedup();
-    let ids: Vec<&str> = {
-        let mut ids: Vec<&str> = wanted.iter().map(|(_, id)| id.as_str()).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        ids
-    };
-    for instance_chunk in instances.chunks(INSERT_CHUNK) {
-        for chunk in ids.chunks(INSERT_CHUNK) {
-            let sql = format!(
-                "SELECT instance_id, id, username, name FROM contacts \
-                 WHERE id IN ({}) AND instance_id IN ({})",
-                in_list(chunk.len()),
-                in_list(instance_chunk.len())
+    let wanted: Vec<&(i64, String)> = wanted.iter().collect();
+    for chunk in wanted.chunks(INSERT_CHUNK) {
+        let sql = wanted_pairs(chunk.len())
+            + "SELECT c.instance_id, c.id, c.username, c.name FROM wanted w JOIN contacts c \
+               ON c.instance_id = w.instance_id AND c.id = w.key";
+        let mut query = query_owned(sql);
+        for (instance, id) in chunk {
+            query = query.bind(*instance).bind(id.as_str());
+        }
+        for row in query.fetch_all(&mut *conn).await.map_err(db_error)? {
+            known.insert(
+                (
+                    row.try_get("instance_id").map_err(db_error)?,
+                    row.try_get("id").map_err(db_error)?,
+                ),
+                (
+                    row.try_get("username").map_err(db_error)?,
+                    row.try_get("name").map_err(db_error)?,
+                ),
             );
-            let mut query = query_owned(sql);
-            for id in chunk {
-                query = query.bind(*id);
-            }
-            for instance in instance_chunk {
-                query = query.bind(*instance);
-            }
-            for row in query.fetch_all(&mut *conn).await.map_err(db_error)? {
-                known.insert(
-                    (
-                        row.try_get("instance_id").map_err(db_error)?,
-                        row.try_get("id").map_err(db_error)?,
-                    ),
-                    (
-                        row.try_get("username").map_err(db_error)?,
-                        row.try_get("name").map_err(db_error)?,
-                    ),
-                );
-            }
         }
     }
     Ok(known)

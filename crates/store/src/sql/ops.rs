@@ -287,19 +287,24 @@ fn status_event(
 /// cut short (the process died, or its lease ran out, mid-send).
 const INTERRUPTED: &str = "sending again: the previous attempt was interrupted";
 /// The start of the detail of a retry after an attempt whose outcome is
-/// unknown (no `%` or `_`: it is matched with LIKE).
+/// unknown. `was_interrupted` compares the first 43 characters (ASCII: the
+/// same count on both backends).
 const MAYBE_RECEIVED: &str = "the platform may have received this attempt";
+const _: () = assert!(MAYBE_RECEIVED.len() == 43);
 
 /// Whether an attempt at the message was cut short: the platform may have
 /// got it then, so what this attempt sends may be a second copy.
 async fn was_interrupted(cx: &mut Cx, seq: i64) -> StoreResult<bool> {
+    // A prefix compared with `substr`, not `LIKE ?`: SQLite prepares a
+    // statement again whenever the pattern bound to a LIKE changes, which
+    // cost a preparation per run (3 % of the writer's time end to end).
     let row = query(
         "SELECT 1 AS hit FROM message_transitions \
-         WHERE message_seq = ? AND (detail = ? OR detail LIKE ?) LIMIT 1",
+         WHERE message_seq = ? AND (detail = ? OR substr(detail, 1, 43) = ?) LIMIT 1",
     )
     .bind(seq)
     .bind(INTERRUPTED)
-    .bind(format!("{MAYBE_RECEIVED}%"))
+    .bind(MAYBE_RECEIVED)
     .fetch_optional(&mut cx.conn)
     .await
     .map_err(db_error)?;

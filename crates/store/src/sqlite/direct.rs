@@ -156,6 +156,8 @@ impl WriterConn {
         keep: Rows,
         persistent: bool,
     ) -> Result<Done, sqlx::Error> {
+        #[cfg(feature = "statement-profile")]
+        let _timer = profile::Timer::start(sql);
         let (rows, writes) = if persistent && args.len() <= CACHED_PARAMETERS_MAX {
             let mut statement = self.conn.prepare_cached(sql).map_err(error)?;
             step(&mut statement, sql, args, keep)?
@@ -167,6 +169,76 @@ impl WriterConn {
         // that only reads changed none.
         let rows_affected = if writes { self.conn.changes() } else { 0 };
         Ok(Done { rows, rows_affected })
+    }
+}
+
+/// The writer's time by statement, for profiling builds only (the
+/// `statement-profile` feature): every statement's SQL (its first 100
+/// characters, so the shapes of one multi-row insert count together), how
+/// often it ran and for how long, written every two seconds to the file
+/// that `STATEMENT_PROFILE` names with the thread's name added
+/// (`….chatgate-writer`), slowest in total first.
+#[cfg(feature = "statement-profile")]
+mod profile {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    use std::fmt::Write as _;
+    use std::time::{Duration, Instant};
+
+    /// Per statement: how many runs, and their time together.
+    struct Profile {
+        statements: HashMap<String, (u64, Duration)>,
+        written: Instant,
+    }
+
+    thread_local! {
+        static PROFILE: RefCell<Profile> = RefCell::new(Profile {
+            statements: HashMap::new(),
+            written: Instant::now(),
+        });
+    }
+
+    /// Times one statement from its start until it is dropped.
+    pub(super) struct Timer<'s> {
+        sql: &'s str,
+        started: Instant,
+    }
+
+    impl<'s> Timer<'s> {
+        pub(super) fn start(sql: &'s str) -> Self {
+            Self { sql, started: Instant::now() }
+        }
+    }
+
+    impl Drop for Timer<'_> {
+        fn drop(&mut self) {
+            let took = self.started.elapsed();
+            let key: String = self.sql.split_whitespace().collect::<Vec<_>>().join(" ");
+            let key = key.chars().take(100).collect::<String>();
+            PROFILE.with_borrow_mut(|profile| {
+                let entry = profile.statements.entry(key).or_default();
+                entry.0 += 1;
+                entry.1 += took;
+                if profile.written.elapsed() >= Duration::from_secs(2) {
+                    profile.written = Instant::now();
+                    write(&profile.statements);
+                }
+            });
+        }
+    }
+
+    fn write(statements: &HashMap<String, (u64, Duration)>) {
+        let Some(mut path) = std::env::var_os("STATEMENT_PROFILE") else { return };
+        // One file per thread: the writer's, the checkpointer's.
+        path.push(format!(".{}", std::thread::current().name().unwrap_or("unnamed")));
+        let mut rows: Vec<_> = statements.iter().collect();
+        rows.sort_by_key(|(_, (_, total))| std::cmp::Reverse(*total));
+        let mut out = String::from("total ms\truns\tµs a run\tstatement\n");
+        for (sql, (runs, total)) in rows {
+            let each = total.as_secs_f64() * 1e6 / *runs as f64;
+            let _ = writeln!(out, "{}\t{runs}\t{each:.1}\t{sql}", total.as_millis());
+        }
+        let _ = std::fs::write(path, out);
     }
 }
 
@@ -333,9 +405,13 @@ pub struct Query {
     args: Vec<Value>,
     /// Statements without parameters, separated by `;` (`raw_sql`).
     script: bool,
-    /// Whether the prepared statement may be kept for the next run of the
-    /// same SQL (it is when it has at most [`CACHED_PARAMETERS_MAX`]
-    /// parameters).
+    /// Whether the readers' pool may keep the prepared statement for the
+    /// next run of the same SQL. The writer keeps every statement of at
+    /// most [`CACHED_PARAMETERS_MAX`] parameters whatever this says: its
+    /// cache is bounded in size and in what one entry may cost, and the
+    /// variable shapes that `persistent(false)` marks (multi-row inserts,
+    /// `IN` lists) run on it hundreds of times a second, each preparation
+    /// costing as much as a small statement's run.
     persistent: bool,
 }
 
@@ -357,7 +433,8 @@ pub fn raw_sql(sql: &'static str) -> Query {
 
 impl Query {
     /// Whether the prepared statement is kept for the next run of the same
-    /// SQL (the default); as `sqlx::query::Query::persistent`.
+    /// SQL (the default); as `sqlx::query::Query::persistent`, on the
+    /// readers' pool (the writer's rule is its own, see the field).
     pub fn persistent(mut self, keep: bool) -> Self {
         self.persistent = keep;
         self
@@ -403,7 +480,7 @@ impl Query {
                 conn.run_script(&self.sql)?;
                 Ok(Done { rows: Vec::new(), rows_affected: 0 })
             }
-            Target::Writer(conn) => conn.run(&self.sql, self.args, keep, self.persistent),
+            Target::Writer(conn) => conn.run(&self.sql, self.args, keep, true),
             Target::Readers(pool) => self.run_on_pool(pool, keep).await,
         }
     }
