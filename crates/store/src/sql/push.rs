@@ -14,7 +14,10 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use chatgate_core::Instance;
 
 use super::backend::{DbRow, query, query_owned};
-use super::journal::{self, INSERT_CHUNK, event_columns, in_list, push_placeholders};
+use super::journal::{
+    self, INSERT_CHUNK, SHAPED_CHUNK, event_columns, padded, push_placeholders, shaped,
+    shaped_chunks, shaped_in_list,
+};
 use super::ops::{load_any_instance, load_instance};
 use super::rows::{db_error, id_value, instance_columns};
 use super::writer::Cx;
@@ -256,15 +259,15 @@ async fn webhook_heads(
 ) -> StoreResult<(HashMap<i64, Instance>, HashMap<i64, DbRow>)> {
     let mut instances = HashMap::with_capacity(lanes.len());
     let mut heads = HashMap::with_capacity(lanes.len());
-    for chunk in lanes.chunks(INSERT_CHUNK) {
+    for chunk in lanes.chunks(SHAPED_CHUNK) {
         const INSTANCES: &str = concat!(
             "SELECT ",
             instance_columns!(),
             " FROM instances WHERE deleted_at IS NULL AND id IN ("
         );
-        let sql = format!("{INSTANCES}{})", in_list(chunk.len()));
-        let mut read = query_owned(sql).persistent(false);
-        for lane in chunk {
+        let sql = format!("{INSTANCES}{})", shaped_in_list(chunk.len()));
+        let mut read = query_owned(sql).persistent(true);
+        for lane in padded(chunk) {
             read = read.bind(*lane);
         }
         for row in read.fetch_all(&mut cx.conn).await.map_err(db_error)? {
@@ -281,9 +284,9 @@ async fn webhook_heads(
              WHERE h.instance_id = l.instance_id AND h.state = 'pending' AND h.target IS NULL \
              ORDER BY h.event_seq, h.id LIMIT 1) FROM hook_lanes l WHERE l.instance_id IN ("
         );
-        let sql = format!("{HEADS}{}))", in_list(chunk.len()));
-        let mut read = query_owned(sql).persistent(false);
-        for lane in chunk {
+        let sql = format!("{HEADS}{}))", shaped_in_list(chunk.len()));
+        let mut read = query_owned(sql).persistent(true);
+        for lane in padded(chunk) {
             read = read.bind(*lane);
         }
         for row in read.fetch_all(&mut cx.conn).await.map_err(db_error)? {
@@ -300,28 +303,25 @@ async fn lease_webhook_lanes(
     leased: &[(i64, i64)],
     request: &ClaimRequest,
 ) -> StoreResult<()> {
-    for chunk in leased.chunks(INSERT_CHUNK) {
+    for chunk in leased.chunks(SHAPED_CHUNK) {
         let sql = format!(
             "UPDATE notifications SET attempts = attempts + 1 WHERE id IN ({})",
-            in_list(chunk.len())
+            shaped_in_list(chunk.len())
         );
-        let mut update = query_owned(sql).persistent(false);
-        for (_, receipt) in chunk {
+        let mut update = query_owned(sql).persistent(true);
+        for (_, receipt) in padded(chunk) {
             update = update.bind(*receipt);
         }
         update.execute(&mut cx.conn).await.map_err(db_error)?;
         let sql = format!(
             "UPDATE hook_lanes SET lease_owner = ?, lease_until = ?, ready_at = ? \
              WHERE instance_id IN ({})",
-            in_list(chunk.len())
+            shaped_in_list(chunk.len())
         );
         let until = request.lease_until.as_millis();
-        let mut lease = query_owned(sql)
-            .persistent(false)
-            .bind(request.owner.0.clone())
-            .bind(until)
-            .bind(until);
-        for (lane, _) in chunk {
+        let mut lease =
+            query_owned(sql).persistent(true).bind(request.owner.0.clone()).bind(until).bind(until);
+        for (lane, _) in padded(chunk) {
             lease = lease.bind(*lane);
         }
         lease.execute(&mut cx.conn).await.map_err(db_error)?;
@@ -579,10 +579,10 @@ async fn finish_webhooks(
     let sql = format!(
         "SELECT n.id, n.attempts, n.state, l.lease_owner FROM notifications n \
          JOIN hook_lanes l ON l.instance_id = n.instance_id WHERE n.id IN ({})",
-        in_list(chunk.len())
+        shaped_in_list(chunk.len())
     );
-    let mut lookup = query_owned(sql).persistent(false);
-    for (_, f) in chunk {
+    let mut lookup = query_owned(sql).persistent(true);
+    for (_, f) in padded(chunk) {
         lookup = lookup.bind(i64::try_from(f.claim.receipt_id).unwrap_or(i64::MAX));
     }
     let mut held = HashMap::new();
@@ -616,70 +616,72 @@ async fn finish_webhooks(
         return Ok(outcome);
     }
 
-    let mut sql = String::from(
-        "INSERT INTO delivery_attempts \
-         (notification_id, instance_id, attempt, at, url, status_code, latency_ms, error) VALUES ",
-    );
-    push_placeholders(&mut sql, ours.len(), 8);
-    let mut insert = query_owned(sql).persistent(false);
-    for (receipt, f) in &ours {
-        let a = &f.attempt;
-        insert = insert
-            .bind(*receipt)
-            .bind(id_value(f.claim.instance.id))
-            .bind(i64::from(a.attempt))
-            .bind(a.at.as_millis())
-            .bind(a.url.clone())
-            .bind(a.status_code.map(i64::from))
-            .bind(i64::try_from(a.latency_ms).unwrap_or(i64::MAX))
-            .bind(a.error.clone());
+    for rows in shaped_chunks(&ours, SHAPED_CHUNK) {
+        let mut sql = String::from(
+            "INSERT INTO delivery_attempts \
+             (notification_id, instance_id, attempt, at, url, status_code, latency_ms, error) \
+             VALUES ",
+        );
+        push_placeholders(&mut sql, rows.len(), 8);
+        let mut insert = query_owned(sql).persistent(true);
+        for (receipt, f) in rows {
+            let a = &f.attempt;
+            insert = insert
+                .bind(*receipt)
+                .bind(id_value(f.claim.instance.id))
+                .bind(i64::from(a.attempt))
+                .bind(a.at.as_millis())
+                .bind(a.url.clone())
+                .bind(a.status_code.map(i64::from))
+                .bind(i64::try_from(a.latency_ms).unwrap_or(i64::MAX))
+                .bind(a.error.clone());
+        }
+        insert.execute(&mut cx.conn).await.map_err(db_error)?;
     }
-    insert.execute(&mut cx.conn).await.map_err(db_error)?;
 
     // Each notification's new state in one statement: delivered and dead
     // ones are done at the end of their attempt; a retry stays pending
-    // with its next attempt's time.
-    let mut states = String::new();
-    let mut done = String::new();
-    let mut next = String::new();
-    for (_, f) in &ours {
-        states.push_str(" WHEN ? THEN ?");
-        done.push_str(" WHEN ? THEN ?");
-        if matches!(f.finish, HookFinish::Retry { .. }) {
-            next.push_str(" WHEN ? THEN ?");
-        }
-    }
-    let next = match next.is_empty() {
+    // with its next attempt's time. Each list is padded to its shape.
+    let changes: Vec<(i64, &str, Option<i64>)> = ours
+        .iter()
+        .map(|(receipt, f)| match f.finish {
+            HookFinish::Delivered => (*receipt, "delivered", Some(done_at(&f.attempt).as_millis())),
+            HookFinish::Dead => (*receipt, "dead", Some(done_at(&f.attempt).as_millis())),
+            // (A 410 takes `finish`'s path, never this one.)
+            HookFinish::Retry { .. } | HookFinish::Disabled { .. } => (*receipt, "pending", None),
+        })
+        .collect();
+    let retries: Vec<(i64, i64)> = ours
+        .iter()
+        .filter_map(|(receipt, f)| match f.finish {
+            HookFinish::Retry { at } => Some((*receipt, at.as_millis())),
+            _ => None,
+        })
+        .collect();
+    let cases = " WHEN ? THEN ?".repeat(shaped(changes.len()));
+    let next = match retries.is_empty() {
         true => String::new(),
-        false => format!(", next_attempt_at = CASE id{next} ELSE next_attempt_at END"),
+        false => format!(
+            ", next_attempt_at = CASE id{} ELSE next_attempt_at END",
+            " WHEN ? THEN ?".repeat(shaped(retries.len()))
+        ),
     };
     let sql = format!(
-        "UPDATE notifications SET state = CASE id{states} ELSE state END, \
-         done_at = CASE id{done} ELSE done_at END{next} WHERE id IN ({})",
-        in_list(ours.len())
+        "UPDATE notifications SET state = CASE id{cases} ELSE state END, \
+         done_at = CASE id{cases} ELSE done_at END{next} WHERE id IN ({})",
+        shaped_in_list(changes.len())
     );
-    let mut update = query_owned(sql).persistent(false);
-    for (receipt, f) in &ours {
-        let state = match f.finish {
-            HookFinish::Delivered => "delivered",
-            HookFinish::Dead => "dead",
-            _ => "pending",
-        };
-        update = update.bind(*receipt).bind(state);
+    let mut update = query_owned(sql).persistent(true);
+    for (receipt, state, _) in padded(&changes) {
+        update = update.bind(*receipt).bind(*state);
     }
-    for (receipt, f) in &ours {
-        let done_at = match f.finish {
-            HookFinish::Retry { .. } => None,
-            _ => Some(done_at(&f.attempt).as_millis()),
-        };
-        update = update.bind(*receipt).bind(done_at);
+    for (receipt, _, done_at) in padded(&changes) {
+        update = update.bind(*receipt).bind(*done_at);
     }
-    for (receipt, f) in &ours {
-        if let HookFinish::Retry { at } = f.finish {
-            update = update.bind(*receipt).bind(at.as_millis());
-        }
+    for (receipt, at) in padded(&retries) {
+        update = update.bind(*receipt).bind(*at);
     }
-    for (receipt, _) in &ours {
+    for (receipt, _, _) in padded(&changes) {
         update = update.bind(*receipt);
     }
     update.execute(&mut cx.conn).await.map_err(db_error)?;
@@ -687,18 +689,23 @@ async fn finish_webhooks(
     // The leases end and each lane is ready when its new head is due (the
     // statement of [`recompute_lane`], for every lane at once; a lane
     // finished here is leased to us, so no live lease is passed over).
-    let lanes: BTreeSet<i64> = ours.iter().map(|(_, f)| id_value(f.claim.instance.id)).collect();
+    let lanes: Vec<i64> = ours
+        .iter()
+        .map(|(_, f)| id_value(f.claim.instance.id))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let sql = format!(
         "UPDATE hook_lanes SET lease_owner = NULL, lease_until = NULL, ready_at = \
          CASE WHEN push THEN (SELECT n.next_attempt_at FROM notifications n \
          WHERE n.instance_id = hook_lanes.instance_id AND n.state = 'pending' \
          AND n.target IS NULL ORDER BY n.event_seq, n.id LIMIT 1) ELSE NULL END \
          WHERE instance_id IN ({})",
-        in_list(lanes.len())
+        shaped_in_list(lanes.len())
     );
-    let mut release = query_owned(sql).persistent(false);
-    for lane in lanes {
-        release = release.bind(lane);
+    let mut release = query_owned(sql).persistent(true);
+    for lane in padded(&lanes) {
+        release = release.bind(*lane);
     }
     release.execute(&mut cx.conn).await.map_err(db_error)?;
     Ok(outcome)

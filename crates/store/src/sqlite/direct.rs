@@ -38,7 +38,10 @@ const STATEMENT_CACHE: usize = 512;
 /// multi-row insert of a hundred rows, or an `IN` list of hundreds, keeps
 /// over 100 KB prepared and is rare in its exact shape; preparing it again
 /// costs little beside its rows. Under this bound the cache stays within
-/// about 10 MB.
+/// about 10 MB. Bigger statements built in a few fixed sizes
+/// (`journal::shaped`, marked `persistent(true)`) are kept too: a dozen
+/// statements in up to nine sizes each, measured at +6 to +9 MB of peak
+/// RSS in the ingest and push benchmarks.
 const CACHED_PARAMETERS_MAX: usize = 64;
 
 /// The WAL size, in pages, at which a commit of the writer's checkpoints by
@@ -107,7 +110,7 @@ impl WriterConn {
                 _ => "PRAGMA synchronous = FULL",
             },
         ] {
-            this.run(pragma, Vec::new(), Rows::None, false)?;
+            this.run(pragma, Vec::new(), Rows::None, Cache::Never)?;
         }
         Ok(this)
     }
@@ -119,7 +122,7 @@ impl WriterConn {
         if script.contains(';') {
             self.conn.execute_batch(script).map_err(error)
         } else {
-            self.run(script, Vec::new(), Rows::None, true).map(drop)
+            self.run(script, Vec::new(), Rows::None, Cache::Small).map(drop)
         }
     }
 
@@ -128,7 +131,7 @@ impl WriterConn {
     /// [`WAL_BACKSTOP_PAGES`] (1 000 by default).
     pub fn checkpoint_with(mut self, checkpointer: &Checkpointer) -> Result<Self, sqlx::Error> {
         let backstop = format!("PRAGMA wal_autocheckpoint = {WAL_BACKSTOP_PAGES}");
-        self.run(&backstop, Vec::new(), Rows::None, false)?;
+        self.run(&backstop, Vec::new(), Rows::None, Cache::Never)?;
         self.checkpointer = checkpointer.wake.clone();
         Ok(self)
     }
@@ -143,7 +146,7 @@ impl WriterConn {
 
     /// Whether the connection still answers.
     pub fn ping(&mut self) -> Result<(), sqlx::Error> {
-        self.run("SELECT 1", Vec::new(), Rows::None, true).map(drop)
+        self.run("SELECT 1", Vec::new(), Rows::None, Cache::Small).map(drop)
     }
 
     /// Runs one statement with `args` bound to its parameters in order,
@@ -154,11 +157,16 @@ impl WriterConn {
         sql: &str,
         args: Vec<Value>,
         keep: Rows,
-        persistent: bool,
+        cache: Cache,
     ) -> Result<Done, sqlx::Error> {
         #[cfg(feature = "statement-profile")]
         let _timer = profile::Timer::start(sql);
-        let (rows, writes) = if persistent && args.len() <= CACHED_PARAMETERS_MAX {
+        let kept = match cache {
+            Cache::Never => false,
+            Cache::Small => args.len() <= CACHED_PARAMETERS_MAX,
+            Cache::Always => true,
+        };
+        let (rows, writes) = if kept {
             let mut statement = self.conn.prepare_cached(sql).map_err(error)?;
             step(&mut statement, sql, args, keep)?
         } else {
@@ -239,6 +247,24 @@ mod profile {
             let _ = writeln!(out, "{}\t{runs}\t{each:.1}\t{sql}", total.as_millis());
         }
         let _ = std::fs::write(path, out);
+    }
+}
+
+/// Which statements the writer keeps prepared for their next run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cache {
+    /// Run once (a pragma at start-up).
+    Never,
+    /// Kept when of at most [`CACHED_PARAMETERS_MAX`] parameters.
+    Small,
+    /// Kept whatever its size: SQL built in a few fixed sizes.
+    Always,
+}
+
+impl From<bool> for Cache {
+    /// `Always` for SQL said to come in a few fixed sizes, else `Small`.
+    fn from(always: bool) -> Self {
+        if always { Cache::Always } else { Cache::Small }
     }
 }
 
@@ -341,7 +367,9 @@ impl Checkpointer {
 /// gone.
 fn checkpoint_when_woken(mut conn: WriterConn, woken: std::sync::mpsc::Receiver<()>) {
     while woken.recv().is_ok() {
-        if let Err(e) = conn.run("PRAGMA wal_checkpoint(PASSIVE)", Vec::new(), Rows::None, true) {
+        if let Err(e) =
+            conn.run("PRAGMA wal_checkpoint(PASSIVE)", Vec::new(), Rows::None, Cache::Small)
+        {
             tracing::warn!(error = %e, "a WAL checkpoint failed; the next commit tries again");
         }
     }
@@ -405,30 +433,35 @@ pub struct Query {
     args: Vec<Value>,
     /// Statements without parameters, separated by `;` (`raw_sql`).
     script: bool,
-    /// Whether the readers' pool may keep the prepared statement for the
-    /// next run of the same SQL. The writer keeps every statement of at
-    /// most [`CACHED_PARAMETERS_MAX`] parameters whatever this says: its
-    /// cache is bounded in size and in what one entry may cost, and the
-    /// variable shapes that `persistent(false)` marks (multi-row inserts,
-    /// `IN` lists) run on it hundreds of times a second, each preparation
-    /// costing as much as a small statement's run.
-    persistent: bool,
+    /// Whether the prepared statement may be kept for the next run of the
+    /// same SQL: `None` unless `persistent` was called.
+    ///
+    /// The readers' pool keeps it unless told `false`. The writer keeps
+    /// every statement of at most [`CACHED_PARAMETERS_MAX`] parameters,
+    /// whatever this says (its cache is bounded in size and in what one
+    /// entry may cost, and the small shapes of multi-row inserts and `IN`
+    /// lists run on it hundreds of times a second, each preparation costing
+    /// as much as a small statement's run), and a bigger one only when told
+    /// `true` outright: SQL built in a few fixed sizes
+    /// (`journal::shaped`), whose preparation would otherwise cost more
+    /// than its run.
+    persistent: Option<bool>,
 }
 
 /// A query of SQL written in the source.
 pub fn query(sql: &'static str) -> Query {
-    Query { sql: Cow::Borrowed(sql), args: Vec::new(), script: false, persistent: true }
+    Query { sql: Cow::Borrowed(sql), args: Vec::new(), script: false, persistent: None }
 }
 
 /// A query of SQL built at run time (a multi-row insert, an `IN` list).
 pub fn query_owned(sql: String) -> Query {
-    Query { sql: Cow::Owned(sql), args: Vec::new(), script: false, persistent: true }
+    Query { sql: Cow::Owned(sql), args: Vec::new(), script: false, persistent: None }
 }
 
 /// Statements without parameters, separated by `;`: the writer's `BEGIN`,
 /// `SAVEPOINT` and `COMMIT`.
 pub fn raw_sql(sql: &'static str) -> Query {
-    Query { sql: Cow::Borrowed(sql), args: Vec::new(), script: true, persistent: true }
+    Query { sql: Cow::Borrowed(sql), args: Vec::new(), script: true, persistent: None }
 }
 
 impl Query {
@@ -436,7 +469,7 @@ impl Query {
     /// SQL (the default); as `sqlx::query::Query::persistent`, on the
     /// readers' pool (the writer's rule is its own, see the field).
     pub fn persistent(mut self, keep: bool) -> Self {
-        self.persistent = keep;
+        self.persistent = Some(keep);
         self
     }
 
@@ -480,7 +513,10 @@ impl Query {
                 conn.run_script(&self.sql)?;
                 Ok(Done { rows: Vec::new(), rows_affected: 0 })
             }
-            Target::Writer(conn) => conn.run(&self.sql, self.args, keep, true),
+            Target::Writer(conn) => {
+                let always = self.persistent == Some(true);
+                conn.run(&self.sql, self.args, keep, Cache::from(always))
+            }
             Target::Readers(pool) => self.run_on_pool(pool, keep).await,
         }
     }
@@ -494,7 +530,7 @@ impl Query {
             Cow::Borrowed(sql) => sqlx::query(sql),
             Cow::Owned(sql) => sqlx::query(AssertSqlSafe(sql)),
         }
-        .persistent(self.persistent);
+        .persistent(self.persistent.unwrap_or(true));
         for value in self.args {
             query = match value {
                 Value::Null => query.bind(None::<i64>),
