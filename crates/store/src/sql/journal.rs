@@ -45,16 +45,22 @@ fn wanted_pairs(pairs: usize) -> String {
     sql
 }
 
+/// Whether statements built at run time come in a few fixed sizes, kept
+/// prepared ([`shaped`]): on SQLite, not on PostgreSQL (the backends' own
+/// `SHAPES_STATEMENTS` say why). Such statements are marked
+/// `persistent(SHAPED)`.
+pub(crate) const SHAPED: bool = super::backend::SHAPES_STATEMENTS;
+
 /// How many items a statement built at run time for `n` items is made for:
-/// the next power of two. Such statements come in these few sizes, padded
-/// by repeating their last item (harmless in an `IN` list, a `CASE` or a
-/// lookup), or, for inserts, run in chunks of these sizes
-/// ([`shaped_chunks`]); they are marked `persistent(true)`, so SQLite's
-/// writer keeps each size prepared. Prepared anew at each run, statements
-/// of hundreds of parameters took an eighth of the writer's time while the
-/// push benchmark drained its backlog.
+/// on SQLite the next power of two, else `n`. Such statements come in these
+/// few sizes, padded by repeating their last item (harmless in an `IN`
+/// list, a `CASE` or a lookup), or, for inserts, run in chunks of these
+/// sizes ([`shaped_chunks`]); they are marked `persistent(SHAPED)`, so
+/// SQLite's writer keeps each size prepared. Prepared anew at each run,
+/// statements of hundreds of parameters took an eighth of the writer's
+/// time while the push benchmark drained its backlog.
 pub(crate) fn shaped(n: usize) -> usize {
-    n.max(1).next_power_of_two()
+    if SHAPED { n.max(1).next_power_of_two() } else { n }
 }
 
 /// `items`, then its last item again until there are [`shaped`]`(len)`.
@@ -69,17 +75,21 @@ pub(crate) fn shaped_in_list(n: usize) -> String {
     in_list(shaped(n))
 }
 
-/// `items` in consecutive chunks whose lengths are powers of two, at most
-/// `max` each (a power of two too): the rows of multi-row inserts, so each
-/// statement has one of a few sizes ([`shaped`]). 100 rows go as 64, 32
-/// and 4.
+/// `items` in consecutive chunks of at most `max` (a power of two): the
+/// rows of multi-row inserts. On SQLite ([`SHAPED`]) each chunk's length is
+/// a power of two, so each statement has one of a few sizes: 100 rows go
+/// as 64, 32 and 4.
 pub(crate) fn shaped_chunks<T>(mut items: &[T], max: usize) -> impl Iterator<Item = &[T]> {
     debug_assert!(max.is_power_of_two());
     std::iter::from_fn(move || {
         if items.is_empty() {
             return None;
         }
-        let len = if items.len() >= max { max } else { 1 << items.len().ilog2() };
+        let len = match items.len() >= max {
+            true => max,
+            false if SHAPED => 1 << items.len().ilog2(),
+            false => items.len(),
+        };
         let (chunk, rest) = items.split_at(len);
         items = rest;
         Some(chunk)
@@ -149,7 +159,7 @@ pub(crate) async fn append_many(
              WHERE deleted_at IS NULL AND id IN ({})",
             shaped_in_list(chunk.len())
         );
-        let mut query = query_owned(sql).persistent(true);
+        let mut query = query_owned(sql).persistent(SHAPED);
         for id in padded(chunk) {
             query = query.bind(*id);
         }
@@ -225,7 +235,7 @@ pub(crate) async fn append_many(
         );
         push_placeholders(&mut sql, chunk.len(), 9);
         sql.push_str(" RETURNING position, id");
-        let mut query = query_owned(sql).persistent(true);
+        let mut query = query_owned(sql).persistent(SHAPED);
         for r in chunk {
             query = query
                 .bind(r.id.to_string())
@@ -255,7 +265,7 @@ pub(crate) async fn append_many(
              WHERE id IN ({})",
             shaped_in_list(chunk.len())
         );
-        let mut query = query_owned(sql).persistent(true);
+        let mut query = query_owned(sql).persistent(SHAPED);
         for (id, seq) in padded(chunk) {
             query = query.bind(*id).bind(*seq);
         }
@@ -286,7 +296,7 @@ async fn known_keys(
             + "SELECT e.instance_id, e.dedupe_key FROM wanted w JOIN events e \
                ON e.instance_id = w.instance_id AND e.dedupe_key = w.key \
                WHERE e.dedupe_key IS NOT NULL";
-        let mut query = query_owned(sql).persistent(true);
+        let mut query = query_owned(sql).persistent(SHAPED);
         for (instance, key) in padded(chunk) {
             query = query.bind(*instance).bind(*key);
         }
@@ -328,7 +338,7 @@ pub(crate) async fn queue_notifications_many(
             "INSERT INTO notifications (instance_id, event_position, event_seq, state, next_attempt_at, created_at) VALUES ",
         );
         push_placeholders(&mut sql, chunk.len(), 6);
-        let mut query = query_owned(sql).persistent(true);
+        let mut query = query_owned(sql).persistent(SHAPED);
         for (instance, position, seq) in chunk {
             query = query
                 .bind(id_value(*instance))
@@ -348,7 +358,7 @@ pub(crate) async fn queue_notifications_many(
             "UPDATE hook_lanes SET ready_at = COALESCE(ready_at, ?) WHERE push AND instance_id IN ({})",
             shaped_in_list(chunk.len())
         );
-        let mut query = query_owned(sql).persistent(true).bind(at.as_millis());
+        let mut query = query_owned(sql).persistent(SHAPED).bind(at.as_millis());
         for id in padded(chunk) {
             query = query.bind(*id);
         }
@@ -489,7 +499,7 @@ pub(crate) async fn ingest_many(
                WHEN COALESCE(contacts.last_inbound_at, 0) > excluded.last_inbound_at \
                THEN contacts.last_inbound_at ELSE excluded.last_inbound_at END",
         );
-        let mut query = query_owned(sql).persistent(true);
+        let mut query = query_owned(sql).persistent(SHAPED);
         for (instance, sender, last_inbound) in chunk {
             query = query
                 .bind(id_value(*instance))
@@ -532,7 +542,7 @@ async fn known_contacts(
         let sql = wanted_pairs(shaped(chunk.len()))
             + "SELECT c.instance_id, c.id, c.username, c.name FROM wanted w JOIN contacts c \
                ON c.instance_id = w.instance_id AND c.id = w.key";
-        let mut query = query_owned(sql).persistent(true);
+        let mut query = query_owned(sql).persistent(SHAPED);
         for (instance, id) in padded(chunk) {
             query = query.bind(*instance).bind(id.as_str());
         }
@@ -767,31 +777,38 @@ pub(crate) use event_columns;
 
 #[cfg(test)]
 mod tests {
-    use super::{padded, shaped, shaped_chunks};
+    use super::{SHAPED, padded, shaped, shaped_chunks};
 
     #[test]
-    fn statements_come_in_power_of_two_sizes() {
+    fn statements_come_in_power_of_two_sizes_on_sqlite_and_their_own_elsewhere() {
         let sizes: Vec<usize> = [0, 1, 2, 3, 5, 64, 65, 256].into_iter().map(shaped).collect();
-        assert_eq!(sizes, [1, 1, 2, 4, 8, 64, 128, 256]);
+        match SHAPED {
+            true => assert_eq!(sizes, [1, 1, 2, 4, 8, 64, 128, 256]),
+            false => assert_eq!(sizes, [0, 1, 2, 3, 5, 64, 65, 256]),
+        }
     }
 
     #[test]
-    fn a_list_is_padded_with_its_last_item() {
+    fn a_list_is_padded_with_its_last_item_to_its_shape() {
         let padded: Vec<i32> = padded(&[1, 2, 3]).copied().collect();
-        assert_eq!(padded, [1, 2, 3, 3]);
+        match SHAPED {
+            true => assert_eq!(padded, [1, 2, 3, 3]),
+            false => assert_eq!(padded, [1, 2, 3]),
+        }
         assert_eq!(super::padded::<i32>(&[]).count(), 0, "nothing to repeat");
     }
 
     #[test]
-    fn rows_go_in_power_of_two_chunks_in_order() {
+    fn rows_go_in_chunks_of_their_shape_in_order() {
         let rows: Vec<usize> = (0..100).collect();
         let chunks: Vec<&[usize]> = shaped_chunks(&rows, 32).collect();
         let lengths: Vec<usize> = chunks.iter().map(|c| c.len()).collect();
         assert_eq!(lengths, [32, 32, 32, 4]);
         assert_eq!(chunks.concat(), rows, "every row once, in order");
-        assert_eq!(
-            shaped_chunks(&rows[..7], 256).map(<[usize]>::len).collect::<Vec<_>>(),
-            [4, 2, 1]
-        );
+        let lengths: Vec<usize> = shaped_chunks(&rows[..7], 256).map(<[usize]>::len).collect();
+        match SHAPED {
+            true => assert_eq!(lengths, [4, 2, 1]),
+            false => assert_eq!(lengths, [7]),
+        }
     }
 }

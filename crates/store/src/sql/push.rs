@@ -15,7 +15,7 @@ use chatgate_core::Instance;
 
 use super::backend::{DbRow, query, query_owned};
 use super::journal::{
-    self, INSERT_CHUNK, SHAPED_CHUNK, event_columns, padded, push_placeholders, shaped,
+    self, INSERT_CHUNK, SHAPED, SHAPED_CHUNK, event_columns, padded, push_placeholders, shaped,
     shaped_chunks, shaped_in_list,
 };
 use super::ops::{load_any_instance, load_instance};
@@ -266,7 +266,7 @@ async fn webhook_heads(
             " FROM instances WHERE deleted_at IS NULL AND id IN ("
         );
         let sql = format!("{INSTANCES}{})", shaped_in_list(chunk.len()));
-        let mut read = query_owned(sql).persistent(true);
+        let mut read = query_owned(sql).persistent(SHAPED);
         for lane in padded(chunk) {
             read = read.bind(*lane);
         }
@@ -285,7 +285,7 @@ async fn webhook_heads(
              ORDER BY h.event_seq, h.id LIMIT 1) FROM hook_lanes l WHERE l.instance_id IN ("
         );
         let sql = format!("{HEADS}{}))", shaped_in_list(chunk.len()));
-        let mut read = query_owned(sql).persistent(true);
+        let mut read = query_owned(sql).persistent(SHAPED);
         for lane in padded(chunk) {
             read = read.bind(*lane);
         }
@@ -308,7 +308,7 @@ async fn lease_webhook_lanes(
             "UPDATE notifications SET attempts = attempts + 1 WHERE id IN ({})",
             shaped_in_list(chunk.len())
         );
-        let mut update = query_owned(sql).persistent(true);
+        let mut update = query_owned(sql).persistent(SHAPED);
         for (_, receipt) in padded(chunk) {
             update = update.bind(*receipt);
         }
@@ -319,8 +319,11 @@ async fn lease_webhook_lanes(
             shaped_in_list(chunk.len())
         );
         let until = request.lease_until.as_millis();
-        let mut lease =
-            query_owned(sql).persistent(true).bind(request.owner.0.clone()).bind(until).bind(until);
+        let mut lease = query_owned(sql)
+            .persistent(SHAPED)
+            .bind(request.owner.0.clone())
+            .bind(until)
+            .bind(until);
         for (lane, _) in padded(chunk) {
             lease = lease.bind(*lane);
         }
@@ -581,7 +584,7 @@ async fn finish_webhooks(
          JOIN hook_lanes l ON l.instance_id = n.instance_id WHERE n.id IN ({})",
         shaped_in_list(chunk.len())
     );
-    let mut lookup = query_owned(sql).persistent(true);
+    let mut lookup = query_owned(sql).persistent(SHAPED);
     for (_, f) in padded(chunk) {
         lookup = lookup.bind(i64::try_from(f.claim.receipt_id).unwrap_or(i64::MAX));
     }
@@ -623,7 +626,7 @@ async fn finish_webhooks(
              VALUES ",
         );
         push_placeholders(&mut sql, rows.len(), 8);
-        let mut insert = query_owned(sql).persistent(true);
+        let mut insert = query_owned(sql).persistent(SHAPED);
         for (receipt, f) in rows {
             let a = &f.attempt;
             insert = insert
@@ -671,7 +674,7 @@ async fn finish_webhooks(
          done_at = CASE id{cases} ELSE done_at END{next} WHERE id IN ({})",
         shaped_in_list(changes.len())
     );
-    let mut update = query_owned(sql).persistent(true);
+    let mut update = query_owned(sql).persistent(SHAPED);
     for (receipt, state, _) in padded(&changes) {
         update = update.bind(*receipt).bind(*state);
     }
@@ -703,7 +706,7 @@ async fn finish_webhooks(
          WHERE instance_id IN ({})",
         shaped_in_list(lanes.len())
     );
-    let mut release = query_owned(sql).persistent(true);
+    let mut release = query_owned(sql).persistent(SHAPED);
     for lane in padded(&lanes) {
         release = release.bind(*lane);
     }

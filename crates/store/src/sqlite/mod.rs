@@ -32,6 +32,12 @@ pub(crate) mod backend {
     /// nothing, one process owns the file.
     pub const LOCK: &str = "";
 
+    /// Statements built at run time come in power-of-two sizes, kept
+    /// prepared by the writer (see `journal::shaped`): statements run on
+    /// the writer's own thread, so preparing one anew costs more than
+    /// running a few.
+    pub const SHAPES_STATEMENTS: bool = true;
+
     /// Run after each commit of the writer's (tells the WAL checkpointer).
     pub async fn after_commit(conn: &mut Conn) {
         conn.committed();
