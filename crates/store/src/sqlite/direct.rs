@@ -39,7 +39,8 @@ const STATEMENT_CACHE: usize = 512;
 /// over 100 KB prepared and is rare in its exact shape; preparing it again
 /// costs little beside its rows. Under this bound the cache stays within
 /// about 10 MB. Bigger statements built in a few fixed sizes
-/// (`journal::shaped`, marked `persistent(true)`) are kept too: a dozen
+/// (`journal::shaped`, marked `persistent(SHAPED)`, true on SQLite) are
+/// kept too: a dozen
 /// statements in up to nine sizes each, measured at +6 to +9 MB of peak
 /// RSS in the ingest and push benchmarks.
 const CACHED_PARAMETERS_MAX: usize = 64;
@@ -128,7 +129,7 @@ impl WriterConn {
 
     /// Leaves WAL checkpoints to `checkpointer` (see [`Checkpointer`]):
     /// this connection's commits run one only when the WAL reaches
-    /// [`WAL_BACKSTOP_PAGES`] (1 000 by default).
+    /// [`WAL_BACKSTOP_PAGES`] (SQLite's default is every 1 000 pages).
     pub fn checkpoint_with(mut self, checkpointer: &Checkpointer) -> Result<Self, sqlx::Error> {
         let backstop = format!("PRAGMA wal_autocheckpoint = {WAL_BACKSTOP_PAGES}");
         self.run(&backstop, Vec::new(), Rows::None, Cache::Never)?;
@@ -259,13 +260,6 @@ enum Cache {
     Small,
     /// Kept whatever its size: SQL built in a few fixed sizes.
     Always,
-}
-
-impl From<bool> for Cache {
-    /// `Always` for SQL said to come in a few fixed sizes, else `Small`.
-    fn from(always: bool) -> Self {
-        if always { Cache::Always } else { Cache::Small }
-    }
 }
 
 /// Binds `args` to `statement`'s parameters in order and steps through all
@@ -514,8 +508,11 @@ impl Query {
                 Ok(Done { rows: Vec::new(), rows_affected: 0 })
             }
             Target::Writer(conn) => {
-                let always = self.persistent == Some(true);
-                conn.run(&self.sql, self.args, keep, Cache::from(always))
+                let cache = match self.persistent {
+                    Some(true) => Cache::Always,
+                    _ => Cache::Small,
+                };
+                conn.run(&self.sql, self.args, keep, cache)
             }
             Target::Readers(pool) => self.run_on_pool(pool, keep).await,
         }
@@ -950,8 +947,8 @@ mod tests {
         let file_size = || std::fs::metadata(&path).unwrap().len();
         let (mut writer, checkpointer, woken) = writer_with_checkpointer(dir.path());
         let empty = file_size();
-        // Far more than the 1 000 pages after which a commit would
-        // checkpoint by itself.
+        // More than SQLite's default of 1 000 pages, after which a commit
+        // would checkpoint by itself; less than the writer's backstop.
         commit_pages(&mut writer, 3).await;
         let reader = WriterConn::open(&path, "FULL").unwrap();
         drop((writer, checkpointer));
